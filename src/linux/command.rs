@@ -1,0 +1,30 @@
+//! Host-side helper processes (OCI hooks): std::process::Command with a clean signal state.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// A Command whose child starts with an empty signal mask and default dispositions. The only
+/// `pre_exec` of the crate: Rust ignores SIGPIPE, and a supervisor blocks signals it reads
+/// through signalfd; neither may leak into a hook.
+pub fn clean_command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    // SAFETY: the closure only makes async-signal-safe calls on stack data.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_DFL;
+            for sig in 1..65 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::sigaction(sig, &sa, std::ptr::null_mut());
+                }
+            }
+            // Its own process group, so a timeout kills the hook and everything it started.
+            libc::setpgid(0, 0);
+            Ok(())
+        });
+    }
+    cmd
+}

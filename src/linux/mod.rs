@@ -1,0 +1,18 @@
+//! Kernel interfaces: the only place where `unsafe` lives. Knows nothing of containers ids,
+//! state directories or pods.
+
+pub mod cgroup;
+mod cgroup_fs;
+pub mod cgroup_v1;
+pub mod cgroup_v2;
+pub mod child_args;
+pub mod command;
+pub mod console;
+pub mod ns;
+pub mod process;
+pub mod spawn;
+pub mod sync;
+pub mod sys;
+
+mod child;
+mod child_rootfs;

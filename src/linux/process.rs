@@ -1,0 +1,119 @@
+//! Processes known by (pid, start time), so a reused pid is never mistaken for ours.
+
+use super::sys;
+use anyhow::{bail, Result};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// What /proc/<pid>/stat says about a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub state: char,
+    pub ppid: i32,
+    /// Field 22: start time in clock ticks since boot.
+    pub start_time: u64,
+}
+
+/// Parses /proc/<pid>/stat. The comm field may contain spaces and parentheses (S-55), so the
+/// fields are counted from the LAST ')'.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state); start time is field 22.
+    Some(ProcStat {
+        state: f.first()?.chars().next()?,
+        ppid: f.get(1)?.parse().ok()?,
+        start_time: f.get(19)?.parse().ok()?,
+    })
+}
+
+pub fn stat(pid: i32) -> Option<ProcStat> {
+    if pid <= 0 {
+        return None;
+    }
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// True when `pid` is still the process that started at `start_time` and has not exited.
+pub fn alive(pid: i32, start_time: u64) -> bool {
+    matches!(stat(pid), Some(s) if s.start_time == start_time && s.state != 'Z' && s.state != 'X')
+}
+
+/// A handle on a process we did not necessarily create: a pidfd opened after checking the
+/// start time (and checked again after opening, closing the reuse race).
+pub struct ProcessRef {
+    pub pid: i32,
+    pidfd: Option<OwnedFd>,
+}
+
+impl ProcessRef {
+    pub fn open(pid: i32, start_time: u64) -> Result<ProcessRef> {
+        if pid <= 0 {
+            bail!("invalid pid {pid}");
+        }
+        if !alive(pid, start_time) {
+            bail!("container not running");
+        }
+        let pidfd = sys::pidfd_open(pid).ok();
+        if !alive(pid, start_time) {
+            bail!("container not running");
+        }
+        Ok(ProcessRef { pid, pidfd })
+    }
+
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        let r = match &self.pidfd {
+            Some(fd) => sys::pidfd_send_signal(fd.as_raw_fd(), sig),
+            // SAFETY: kill with a checked positive pid.
+            None => match unsafe { libc::kill(self.pid, sig) } {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            },
+        };
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => bail!("container not running"),
+            Err(e) => bail!("sending signal {sig} to {}: {e}", self.pid),
+        }
+    }
+
+    pub fn pidfd(&self) -> Option<&OwnedFd> {
+        self.pidfd.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_hostile_comm() {
+        let line = "1234 (x) Z 1 1 1) S 42 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
+        let s = parse_stat(line).unwrap();
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 42);
+        assert_eq!(s.start_time, 98765);
+        assert!(parse_stat("garbage").is_none());
+    }
+
+    #[test]
+    fn own_process_is_alive() {
+        let me = std::process::id() as i32;
+        let s = stat(me).unwrap();
+        assert!(alive(me, s.start_time));
+        assert!(!alive(me, s.start_time + 1));
+        assert!(!alive(0, 0) && !alive(-1, 0));
+    }
+}
+
+/// kill(2) for a child of ours (its pid cannot be reused before we reap it). Any signal number,
+/// real-time ones included.
+pub fn signal_child(pid: i32, sig: i32) -> Result<()> {
+    if pid <= 0 {
+        bail!("invalid pid {pid}");
+    }
+    // SAFETY: kill with a positive pid.
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        bail!("sending signal {sig} to {pid}: {}", std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Raw system calls that nix 0.31 does not wrap. Every `libc::syscall` of the crate lives here.
+//!
+//! These functions allocate nothing and take no locks, so the cloned child may call them.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// `struct clone_args` for clone3(2), laid out as the kernel expects (version 2, 88 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// What a fork-like clone returned.
+pub enum Forked {
+    /// In the parent: the child's pid and, when the kernel supports it, a pidfd.
+    Parent { pid: i32, pidfd: Option<OwnedFd> },
+    /// In the child.
+    Child,
+}
+
+/// Fork-like clone (no new stack, the child continues here) with namespace `flags`.
+/// Uses clone3 with CLONE_PIDFD and falls back to clone(2) + pidfd_open when clone3 is missing.
+///
+/// # Safety
+/// The caller must be single-threaded, and the child may only run async-signal-safe code.
+pub unsafe fn fork_with_flags(flags: u64) -> io::Result<Forked> {
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: std::ptr::addr_of_mut!(pidfd) as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: args is a valid clone_args; with stack 0 the child resumes on a copy of this stack.
+    let ret = libc::syscall(
+        libc::SYS_clone3,
+        std::ptr::addr_of_mut!(args),
+        std::mem::size_of::<CloneArgs>(),
+    );
+    if ret == 0 {
+        return Ok(Forked::Child);
+    }
+    if ret > 0 {
+        // SAFETY: the kernel stored a fresh pidfd that nothing else owns.
+        let fd = (pidfd >= 0).then(|| OwnedFd::from_raw_fd(pidfd));
+        return Ok(Forked::Parent { pid: ret as i32, pidfd: fd });
+    }
+    let err = io::Error::last_os_error();
+    if !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::E2BIG)) {
+        return Err(err);
+    }
+    // SAFETY: clone(2) with a NULL stack behaves like fork(2) with extra namespace flags.
+    let ret = libc::syscall(
+        libc::SYS_clone,
+        (flags as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
+        0usize,
+        0usize,
+        0usize,
+        0usize,
+    );
+    match ret {
+        0 => Ok(Forked::Child),
+        r if r > 0 => Ok(Forked::Parent { pid: r as i32, pidfd: pidfd_open(r as i32).ok() }),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// pidfd_open(2). ENOSYS on old kernels and under valgrind.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// pidfd_send_signal(2): signals exactly the process the pidfd refers to, never a reused pid.
+pub fn pidfd_send_signal(pidfd: RawFd, sig: i32) -> io::Result<()> {
+    // SAFETY: plain syscall; a NULL siginfo means "as kill(2) would".
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, 0usize, 0u32) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// close_range(first, ~0, CLOSE_RANGE_CLOEXEC): marks every fd from `first` up close-on-exec.
+/// Async-signal-safe. Returns -1 when the syscall is missing (the caller may ignore that).
+pub fn cloexec_from(first: u32) -> i32 {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: plain syscall with integer arguments.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) as i32 }
+}
+
+/// `struct open_how` for openat2(2).
+#[repr(C)]
+pub struct OpenHow {
+    pub flags: u64,
+    pub mode: u64,
+    pub resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// openat2(dirfd, path, O_PATH|O_CLOEXEC [|extra], RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):
+/// resolves `path` as if `dirfd` were `/`, so symlinks in a hostile rootfs cannot escape it.
+/// Async-signal-safe; returns the fd or -errno.
+///
+/// # Safety
+/// `path` must point to a NUL-terminated string.
+pub unsafe fn open_in_root(dirfd: RawFd, path: *const libc::c_char, extra_flags: i32) -> RawFd {
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC | extra_flags) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: `how` is a valid open_how on our stack; the caller guarantees `path`.
+    let r = libc::syscall(
+        libc::SYS_openat2,
+        dirfd,
+        path,
+        std::ptr::addr_of!(how),
+        std::mem::size_of::<OpenHow>(),
+    );
+    if r < 0 {
+        -errno()
+    } else {
+        r as RawFd
+    }
+}
+
+/// pivot_root(2).
+///
+/// # Safety
+/// Both arguments must be NUL-terminated strings.
+pub unsafe fn pivot_root(new_root: *const libc::c_char, put_old: *const libc::c_char) -> i32 {
+    // SAFETY: forwarded from the caller.
+    libc::syscall(libc::SYS_pivot_root, new_root, put_old) as i32
+}
+
+/// capset(2) with all three sets for the current thread (version 3: 64-bit masks).
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> i32 {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header { version: 0x2008_0522, pid: 0 };
+    let lo = |m: u64| (m & 0xffff_ffff) as u32;
+    let hi = |m: u64| (m >> 32) as u32;
+    let data = [
+        Data { effective: lo(effective), permitted: lo(permitted), inheritable: lo(inheritable) },
+        Data { effective: hi(effective), permitted: hi(permitted), inheritable: hi(inheritable) },
+    ];
+    // SAFETY: header and data are valid for the duration of the call.
+    unsafe { libc::syscall(libc::SYS_capset, std::ptr::addr_of!(header), data.as_ptr()) as i32 }
+}
+
+/// The current errno, async-signal-safe.
+pub fn errno() -> i32 {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Writes "/proc/self/fd/<fd>\0" into `buf` without allocating; returns a pointer to it.
+pub fn proc_fd_path(buf: &mut [u8; 32], fd: RawFd) -> *const libc::c_char {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    buf[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 12];
+    let mut n = fd.max(0) as u32;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        buf[PREFIX.len() + i] = digits[len - 1 - i];
+    }
+    buf[PREFIX.len() + len] = 0;
+    buf.as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_fd_path_formats_without_allocating() {
+        let mut buf = [0u8; 32];
+        for (fd, want) in [(0, "/proc/self/fd/0"), (7, "/proc/self/fd/7"), (1234, "/proc/self/fd/1234")] {
+            let p = proc_fd_path(&mut buf, fd);
+            // SAFETY: proc_fd_path NUL-terminates the buffer.
+            let s = unsafe { std::ffi::CStr::from_ptr(p) };
+            assert_eq!(s.to_str().unwrap(), want);
+        }
+    }
+}
+
+/// Reads a file inside `root` (a directory path on the host, e.g. /proc/<pid>/root or a
+/// rootfs), resolving `rel` as if `root` were `/`: a symlinked /etc/passwd in a hostile image
+/// cannot make runp read a host file (S-36). Reads at most `limit` bytes.
+pub fn read_in_root(root: &std::path::Path, rel: &str, limit: usize) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::ffi::OsStrExt;
+    let root_c = std::ffi::CString::new(root.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let rel_c = std::ffi::CString::new(rel.trim_start_matches('/')).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: open of a NUL-terminated path.
+    let dir = unsafe { libc::open(root_c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    if dir < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: dir is a new fd we own.
+    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    let how = OpenHow {
+        flags: (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    use std::os::fd::AsRawFd;
+    // SAFETY: how is a valid open_how; rel_c is NUL-terminated.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), rel_c.as_ptr(), std::ptr::addr_of!(how), std::mem::size_of::<OpenHow>())
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a new fd we own.
+    let f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut buf = Vec::new();
+    f.take(limit as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}

@@ -1,0 +1,220 @@
+//! `create`: config.json → plan → cgroup → cloned init, parked before exec, and state on disk.
+//! On any error everything made so far is undone: no process, cgroup or state dir survives.
+
+use super::child_setup::{init_args, namespaces};
+use super::hooks;
+use super::state::{self, State, StateDir, Status};
+use crate::linux::cgroup::{self, Cgroup};
+use crate::linux::console::{self, Pty};
+use crate::linux::spawn::{self, ChildError, Event, Spawned};
+use crate::linux::sync::Step;
+use crate::plan::{from_oci, ContainerPlan, IdMap, NsKind};
+use crate::spec;
+use anyhow::{anyhow, bail, Context, Result};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    /// `run`: no exec.fifo; the caller releases the init itself.
+    pub no_gate: bool,
+    /// `create` or `run -d`: runp exits while the container runs (so a tty needs a console socket).
+    pub detach: bool,
+}
+
+/// A created container whose init is parked before exec.
+pub struct Created {
+    pub dir: StateDir,
+    pub state: State,
+    pub spawned: Spawned,
+    /// The pty master when the caller relays the terminal itself (foreground run).
+    pub pty_master: Option<OwnedFd>,
+    pub plan: ContainerPlan,
+}
+
+/// Undoes a failed create. Dropped without `disarm` means failure.
+struct Cleanup<'a> {
+    dir: &'a StateDir,
+    cgroup: Option<Cgroup>,
+    pid: Option<i32>,
+    armed: bool,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            // Our own child: kill and reap it; its mount namespace goes with it.
+            let p = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(p, nix::sys::signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(p, None);
+        }
+        if let Some(cg) = &self.cgroup {
+            if let Err(e) = cg.destroy() {
+                log::warn!("removing cgroup after failed create: {e:#}");
+            }
+        }
+        let _ = self.dir.remove();
+    }
+}
+
+fn write_id_map(pid: i32, file: &str, maps: &[IdMap]) -> Result<()> {
+    let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container, m.host, m.size)).collect();
+    let path = format!("/proc/{pid}/{file}");
+    std::fs::write(&path, text).with_context(|| format!("writing {path}"))
+}
+
+/// Turns a child's failure report into runc-style words clients recognise.
+fn explain(e: anyhow::Error, spawned_args: &[String], op_names: &[String], candidates: &[String]) -> anyhow::Error {
+    let Some(ce) = e.downcast_ref::<ChildError>() else { return e };
+    let err = std::io::Error::from_raw_os_error(ce.errno);
+    let text = err.to_string().to_lowercase();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+    match ce.step {
+        Step::Lookup => {
+            let arg0 = spawned_args.first().cloned().unwrap_or_default();
+            if arg0.contains('/') || candidates.len() <= 1 && arg0.contains('/') {
+                anyhow!("unable to start container process: exec: {arg0:?}: stat {arg0}: {text}")
+            } else if ce.errno == libc::EACCES {
+                anyhow!("unable to start container process: exec: {arg0:?}: permission denied")
+            } else {
+                anyhow!("unable to start container process: exec: {arg0:?}: executable file not found in $PATH")
+            }
+        }
+        Step::Op | Step::OpTarget | Step::OpRemount | Step::OpPropagation => {
+            let what = op_names.get(ce.index as usize).cloned().unwrap_or_else(|| "mount".to_string());
+            anyhow!("unable to start container process: {what}: {}: {text}", ce.step.describe())
+        }
+        Step::Exec => anyhow!("unable to start container process: exec: {text}"),
+        _ => anyhow!("unable to start container process: {}: {text}", ce.step.describe()),
+    }
+}
+
+/// Validates the console flags the way runc does.
+fn check_console(plan: &ContainerPlan, o: &CreateOptions) -> Result<()> {
+    match (plan.process.terminal, &o.console_socket, o.detach) {
+        (false, Some(_), _) | (true, Some(_), false) => {
+            bail!("cannot use console socket if runp will not detach or allocate tty")
+        }
+        (true, None, true) => bail!("cannot allocate tty if runp will detach without setting console socket"),
+        _ => Ok(()),
+    }
+}
+
+pub fn create(root: &Path, o: &CreateOptions) -> Result<Created> {
+    let dir = StateDir::new(root, &o.id)?;
+    let bundle = std::fs::canonicalize(&o.bundle).with_context(|| format!("bundle {}", o.bundle.display()))?;
+    let spec = spec::oci::load(&bundle)?;
+    let plan = from_oci::build(&spec, &bundle)?;
+    check_console(&plan, o)?;
+    let ns = namespaces(&plan)?;
+
+    dir.create()?;
+    let mut cleanup = Cleanup { dir: &dir, cgroup: None, pid: None, armed: true };
+
+    let layout = cgroup::detect_host()?;
+    let mut cg = cgroup::resolve(&layout, plan.cgroups_path.as_deref(), &o.id)?;
+    cg.create(&plan.resources)?;
+    cleanup.cgroup = Some(cg.clone());
+
+    let pty: Option<Pty> = if plan.process.terminal { Some(console::open_pty(plan.process.console_size)?) } else { None };
+    let clone_flags = ns.clone_flags;
+    let pid_ns = ns.pid_ns.as_ref().map(|f| f.try_clone()).transpose()?;
+    let mut args = init_args(&plan, ns, Some(&cg), o.no_pivot, o.preserve_fds)?;
+    if let Some(p) = &pty {
+        args.console_fd = p.slave.as_raw_fd();
+    }
+    // The start gate: a fifo the init holds open read-write and reads one byte from.
+    let fifo = if o.no_gate {
+        None
+    } else {
+        let path = dir.path(state::FIFO);
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .with_context(|| format!("creating {}", path.display()))?;
+        let f = std::fs::OpenOptions::new().read(true).write(true).open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        args.gate_fd = f.as_raw_fd();
+        Some(f)
+    };
+    let op_names = args.rootfs.as_ref().map(|r| r.op_names.clone()).unwrap_or_default();
+    let spawned = spawn::spawn(&mut args, clone_flags, pid_ns.as_ref())?;
+    drop(fifo);
+    cleanup.pid = Some(spawned.pid);
+    let start_time = crate::linux::process::stat(spawned.pid).map(|s| s.start_time).unwrap_or(0);
+
+    let mut state = State {
+        id: o.id.clone(),
+        pid: spawned.pid,
+        start_time,
+        bundle: bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: crate::time::now_nanos(),
+        owner: String::new(),
+        annotations: plan.annotations.clone(),
+        cgroup: Some(cg.clone()),
+        hooks: plan.hooks.clone(),
+        own_pid_ns: plan.has_new(NsKind::Pid),
+        boot_id: state::boot_id(),
+    };
+
+    let setup = || -> Result<()> {
+        if plan.has_new(NsKind::User) {
+            write_id_map(spawned.pid, "uid_map", &plan.uid_mappings)?;
+            write_id_map(spawned.pid, "gid_map", &plan.gid_mappings)?;
+        }
+        cg.attach(spawned.pid)?;
+        if let Some(adj) = plan.process.oom_score_adj {
+            let p = format!("/proc/{}/oom_score_adj", spawned.pid);
+            std::fs::write(&p, adj.to_string()).with_context(|| format!("writing {p}"))?;
+        }
+        spawned.go()?;
+        loop {
+            match spawned.next()? {
+                Event::Ready => return Ok(()),
+                Event::Hooks => {
+                    let creating = state.oci_json(Status::Creating, "");
+                    let json = creating.to_string();
+                    hooks::run_all("prestart", &plan.hooks.prestart, &json, &bundle)?;
+                    hooks::run_all("createRuntime", &plan.hooks.create_runtime, &json, &bundle)?;
+                    hooks::run_all("createContainer", &plan.hooks.create_container, &json, &bundle)?;
+                    spawned.go()?;
+                }
+                Event::Gone => bail!("container init exited during setup"),
+            }
+        }
+    };
+    let candidates = plan.process.exec_candidates();
+    setup().map_err(|e| explain(e, &plan.process.args, &op_names, &candidates))?;
+
+    std::fs::copy(bundle.join("config.json"), dir.path(state::CONFIG_COPY))
+        .context("saving a copy of config.json")?;
+    state.owner = String::new();
+    dir.save(&state)?;
+    if let Some(pf) = &o.pid_file {
+        write_pid_file(pf, spawned.pid)?;
+    }
+    let mut pty_master = None;
+    if let Some(p) = pty {
+        match &o.console_socket {
+            Some(sock) => console::send_master(sock, &p.master)?,
+            None => pty_master = Some(p.master),
+        }
+    }
+    cleanup.armed = false;
+    drop(cleanup);
+    Ok(Created { dir, state, spawned, pty_master, plan })
+}
+
+/// Writes the pid file atomically (`.name` then rename), relative to the caller's cwd.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir()?.join(path) };
+    state::write_atomic(&abs, pid.to_string().as_bytes(), 0o644)
+}

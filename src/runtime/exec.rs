@@ -1,0 +1,178 @@
+//! `exec`: a new process inside a running container: its namespaces (joined through the init's
+//! /proc/<pid>/ns files, checked against pid reuse), its cgroup, and its config's security
+//! settings (capabilities, user, no_new_privs, seccomp), with the caller's overrides.
+
+use super::child_setup::process_args;
+use super::create::write_pid_file;
+use super::state::{StateDir, Status};
+use crate::linux::{console, ns, process, spawn};
+use crate::plan::{from_oci, NsKind, ProcessPlan};
+use crate::spec;
+use anyhow::{anyhow, bail, Context, Result};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Clone)]
+pub struct ExecOptions {
+    pub id: String,
+    pub process_file: Option<PathBuf>,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<String>,
+    pub user: Option<String>,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub tty: bool,
+    pub no_new_privs: bool,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub ignore_paused: bool,
+}
+
+/// Builds the process: the --process file as is, or the container's process with overrides.
+fn build_process(o: &ExecOptions, spec: &oci_spec::runtime::Spec, container_root: &Path) -> Result<ProcessPlan> {
+    if let Some(f) = &o.process_file {
+        let p = spec::oci::load_process(f)?;
+        return from_oci::process_plan(&p, &f.display().to_string());
+    }
+    let base = spec.process().as_ref().ok_or_else(|| anyhow!("container config has no process"))?;
+    let mut p = base.clone();
+    p.set_args(Some(o.args.clone()));
+    let mut plan = from_oci::process_plan(&p, "process")?;
+    for e in &o.env {
+        let key = e.split('=').next().unwrap_or(e);
+        plan.env.retain(|x| x.split('=').next() != Some(key));
+        plan.env.push(e.clone());
+    }
+    if let Some(cwd) = &o.cwd {
+        plan.cwd = cwd.clone();
+    }
+    if let Some(u) = &o.user {
+        let parsed = spec::user::parse(u)?;
+        let read = |f: &str| {
+            crate::linux::sys::read_in_root(container_root, f, 1 << 20)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
+        let (uid, gid) = spec::user::resolve(&parsed, &read("etc/passwd"), &read("etc/group"))?;
+        plan.uid = uid;
+        plan.gid = gid;
+    }
+    if !o.additional_gids.is_empty() {
+        plan.additional_gids = o.additional_gids.clone();
+    }
+    if !o.caps.is_empty() {
+        let m = crate::plan::caps::mask(o.caps.iter().map(String::as_str), "--cap")?;
+        plan.caps.bounding |= m;
+        plan.caps.effective |= m;
+        plan.caps.permitted |= m;
+    }
+    plan.terminal = o.tty || plan.terminal && o.tty;
+    plan.no_new_privileges |= o.no_new_privs;
+    Ok(plan)
+}
+
+/// Runs the exec. Returns the process's exit code (0 when detached).
+pub fn exec(root: &Path, o: &ExecOptions) -> Result<i32> {
+    let dir = StateDir::new(root, &o.id)?;
+    let st = dir.load()?;
+    match st.status(&dir) {
+        Status::Stopped => bail!("cannot exec in a stopped container"),
+        Status::Paused if !o.ignore_paused => bail!("cannot exec in a paused container (use --ignore-paused to override)"),
+        _ => {}
+    }
+    let spec = spec::oci::load(&dir.dir).context("reading the container's saved config")?;
+    let init = process::ProcessRef::open(st.pid, st.start_time)?;
+    let container_root = PathBuf::from(format!("/proc/{}/root", init.pid));
+    let mut plan = build_process(o, &spec, &container_root)?;
+    if o.process_file.is_some() && o.tty {
+        plan.terminal = true;
+    }
+    match (plan.terminal, &o.console_socket, o.detach) {
+        (false, Some(_), _) | (true, Some(_), false) => bail!("cannot use console socket if runp will not detach or allocate tty"),
+        (true, None, true) => bail!("cannot allocate tty if runp will detach without setting console socket"),
+        _ => {}
+    }
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(crate::plan::seccomp::compile(s)?),
+        None => None,
+    };
+    let mut args = process_args(&plan, seccomp, o.preserve_fds)?;
+    // Join every namespace of the init that differs from ours; pid is joined by the parent.
+    let mut pid_ns: Option<OwnedFd> = None;
+    for kind in NsKind::ALL {
+        let theirs = match ns::inode(init.pid, kind) {
+            Ok(i) => i,
+            Err(_) => continue,
+        };
+        if ns::inode(std::process::id() as i32, kind).ok() == Some(theirs) {
+            continue;
+        }
+        let fd = ns::open_checked(&PathBuf::from(format!("/proc/{}/ns/{}", init.pid, kind.proc_name())), kind)?;
+        if kind == NsKind::Pid {
+            pid_ns = Some(fd);
+        } else {
+            args.joins.push((fd, kind.flag()));
+        }
+    }
+    // The fds must still be the init's namespaces, not a reused pid's (S-47).
+    if !process::alive(st.pid, st.start_time) {
+        bail!("container not running");
+    }
+    let pty = if plan.terminal { Some(console::open_pty(plan.console_size)?) } else { None };
+    if let Some(p) = &pty {
+        args.console_fd = p.slave.as_raw_fd();
+    }
+    let spawned = spawn::spawn(&mut args, 0, pid_ns.as_ref())?;
+    let pid = nix::unistd::Pid::from_raw(spawned.pid);
+    let kill_child = || {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+    };
+    let setup = || -> Result<()> {
+        if let Some(cg) = &st.cgroup {
+            cg.attach(spawned.pid)?;
+        }
+        spawned.go()?;
+        match spawned.next()? {
+            spawn::Event::Ready => {}
+            e => bail!("unexpected report from the exec process: {e:?}"),
+        }
+        if let Some(pf) = &o.pid_file {
+            write_pid_file(pf, spawned.pid)?;
+        }
+        if let (Some(p), Some(sock)) = (&pty, &o.console_socket) {
+            console::send_master(sock, &p.master)?;
+        }
+        spawned.go()?;
+        match spawned.next()? {
+            spawn::Event::Gone => Ok(()),
+            e => bail!("unexpected report from the exec process: {e:?}"),
+        }
+    };
+    if let Err(e) = setup() {
+        kill_child();
+        return Err(explain_exec(e, &plan));
+    }
+    if o.detach {
+        return Ok(0);
+    }
+    drop(args);
+    super::foreground::wait(spawned.pid, pty.as_ref().map(|p| &p.master))
+}
+
+fn explain_exec(e: anyhow::Error, plan: &ProcessPlan) -> anyhow::Error {
+    match e.downcast_ref::<spawn::ChildError>() {
+        Some(ce) if ce.step == crate::linux::sync::Step::Lookup => {
+            let arg0 = plan.args.first().cloned().unwrap_or_default();
+            if arg0.contains('/') {
+                anyhow!("exec failed: exec: {arg0:?}: stat {arg0}: no such file or directory")
+            } else {
+                anyhow!("exec failed: exec: {arg0:?}: executable file not found in $PATH")
+            }
+        }
+        _ => anyhow!("exec failed: {e:#}"),
+    }
+}
