@@ -71,16 +71,14 @@ fn create_options(a: &CreateArgs) -> Result<create::CreateOptions> {
 /// when the log goes to a file (podman/conmon read stderr, containerd reads the log).
 fn report(err: &anyhow::Error, cmd: &str, log_to_file: bool, format: Format) {
     let msg = format!("{err:#}");
-    let msg = if matches!(cmd, "create" | "run") && !msg.contains("does not exist") && !msg.contains("already exists") {
-        format!("runp {cmd} failed: {msg}")
-    } else {
-        msg
-    };
+    let msg = if matches!(cmd, "create" | "run") { format!("runp {cmd} failed: {msg}") } else { msg };
     if log_to_file {
         log::error!("{msg}");
         eprintln!("{msg}");
     } else if format == Format::Json {
         eprint!("{}", crate::log::format_line(Format::Json, log::Level::Error, &msg));
+    } else if msg.starts_with("runp ") {
+        eprintln!("{msg}");
     } else {
         eprintln!("runp: {msg}");
     }

@@ -125,7 +125,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
         None => Ok(()),
         Some(Cgroup::V2(v2)) => {
             let op = if cgroupns { fs(m.dest.clone(), "cgroup2", None)? } else { bind(m.dest.clone(), &v2.path)? };
-            ops.push((op, format!("mounting cgroup2 on {}", m.dest)));
+            ops.push((op, format!("cgroup2 on {}", m.dest)));
             Ok(())
         }
         Some(Cgroup::V1(v1)) => {
@@ -141,7 +141,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
                     propagation: Vec::new(),
                     remount_flags: 0,
                 },
-                format!("mounting tmpfs on {}", m.dest),
+                format!("tmpfs on {}", m.dest),
             ));
             for d in &v1.dirs {
                 let name = d.mountpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -155,7 +155,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
                 } else {
                     bind(dest.clone(), &d.path)?
                 };
-                ops.push((op, format!("mounting cgroup {name} on {dest}")));
+                ops.push((op, format!("cgroup {name} on {dest}")));
                 // cpu,cpuacct is also reachable as cpu and cpuacct, as on the host.
                 if d.controllers.len() > 1 {
                     for c in &d.controllers {
@@ -202,7 +202,7 @@ fn dev_ops(plan: &ContainerPlan, ops: &mut Vec<(RootOp, String)>) -> Result<()> 
                 uid: d.uid,
                 gid: d.gid,
             },
-            format!("creating device {}", d.path),
+            format!("device {}", d.path),
         ));
     }
     for (name, target) in [
@@ -229,7 +229,7 @@ fn rootfs_args(plan: &ContainerPlan, cg: Option<&Cgroup>, no_pivot: bool) -> Res
             cgroup_ops(m, plan, cg, &mut ops)?;
         } else {
             let what = if m.fstype.is_empty() { "bind".to_string() } else { m.fstype.clone() };
-            ops.push((mount_op(m, plan)?, format!("mounting {what} on {}", m.dest)));
+            ops.push((mount_op(m, plan)?, format!("{what} on {}", m.dest)));
         }
     }
     dev_ops(plan, &mut ops)?;

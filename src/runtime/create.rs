@@ -91,7 +91,11 @@ fn explain(e: anyhow::Error, spawned_args: &[String], op_names: &[String], candi
         }
         Step::Op | Step::OpTarget | Step::OpRemount | Step::OpPropagation => {
             let what = op_names.get(ce.index as usize).cloned().unwrap_or_else(|| "mount".to_string());
-            anyhow!("unable to start container process: {what}: {}: {text}", ce.step.describe())
+            if ce.step == Step::Op {
+                anyhow!("unable to start container process: {what}: {text}")
+            } else {
+                anyhow!("unable to start container process: {what}: {}: {text}", ce.step.describe())
+            }
         }
         Step::Exec => anyhow!("unable to start container process: exec: {text}"),
         _ => anyhow!("unable to start container process: {}: {text}", ce.step.describe()),

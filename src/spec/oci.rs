@@ -16,7 +16,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Res
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." || path.is_empty() {
+        if path == "." || path == "?" || path.is_empty() {
             anyhow::anyhow!("{what}: {inner}")
         } else {
             anyhow::anyhow!("{what}: {path}: {inner}")
