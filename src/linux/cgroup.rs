@@ -170,10 +170,13 @@ fn own_cgroup(self_cgroup: &str, controllers: &[String], root: &str) -> Result<P
     }
 }
 
+/// Where containers without a cgroupsPath go: `/runp/<id>`.
+pub const DEFAULT_PARENT: &str = "runp";
+
 /// The container's cgroup for `cgroups_path` (None or "" = `/runp/<id>`). A relative path is
 /// taken below the runtime's own cgroup (read from /proc/self/cgroup only in that case).
 pub fn resolve(layout: &Layout, cgroups_path: Option<&str>, id: &str) -> Result<Cgroup> {
-    let default = format!("/runp/{id}");
+    let default = format!("/{DEFAULT_PARENT}/{id}");
     let path = cgroups_path.filter(|p| !p.is_empty()).unwrap_or(&default);
     let self_cgroup = if path.starts_with('/') {
         String::new()
@@ -185,7 +188,7 @@ pub fn resolve(layout: &Layout, cgroups_path: Option<&str>, id: &str) -> Result<
 
 /// [`resolve`] with the text of /proc/self/cgroup given.
 pub fn resolve_with(layout: &Layout, cgroups_path: Option<&str>, id: &str, self_cgroup: &str) -> Result<Cgroup> {
-    let default = format!("/runp/{id}");
+    let default = format!("/{DEFAULT_PARENT}/{id}");
     let path = cgroups_path.filter(|p| !p.is_empty()).unwrap_or(&default);
     let (absolute, comps) = parse_cgroups_path(path)?;
     let below = |mountpoint: &Path, controllers: &[String], root: &str| -> Result<PathBuf> {
@@ -302,6 +305,22 @@ impl Cgroup {
         match self {
             Cgroup::V1(c) => c.destroy(),
             Cgroup::V2(c) => c.destroy(),
+        }
+    }
+
+    /// Removes the runtime's default parent (`/runp`) when no container is left in it. Other
+    /// containers may still be inside: then rmdir fails with EBUSY and nothing happens.
+    pub fn prune_default_parent(&self) {
+        let leaves: Vec<(&Path, &Path)> = match self {
+            Cgroup::V1(c) => c.dirs.iter().map(|d| (d.path.as_path(), d.mountpoint.as_path())).collect(),
+            Cgroup::V2(c) => vec![(c.path.as_path(), c.mountpoint.as_path())],
+        };
+        for (leaf, mount) in leaves {
+            if let Some(parent) = leaf.parent() {
+                if parent.file_name().is_some_and(|n| n == DEFAULT_PARENT) && parent.starts_with(mount) && parent != mount {
+                    let _ = std::fs::remove_dir(parent);
+                }
+            }
         }
     }
 

@@ -61,6 +61,7 @@ impl Drop for Cleanup<'_> {
             if let Err(e) = cg.destroy() {
                 log::warn!("removing cgroup after failed create: {e:#}");
             }
+            cg.prune_default_parent();
         }
         let _ = self.dir.remove();
     }

@@ -61,6 +61,7 @@ fn kill_all(st: &State) -> Result<()> {
 pub fn destroy(dir: &StateDir, st: &State) -> Result<()> {
     if let Some(cg) = &st.cgroup {
         cg.destroy()?;
+        cg.prune_default_parent();
     }
     dir.remove()?;
     let json = st.oci_json(Status::Stopped, "").to_string();
