@@ -257,7 +257,7 @@ fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
             if entries.is_empty() {
                 writeln!(out, "null")?;
             } else {
-                let v: Vec<serde_json::Value> = entries.iter().map(|e| e.state.oci_json(e.status, &owner(e))).collect();
+                let v: Vec<_> = entries.iter().map(|e| e.state.oci_json(e.status, &owner(e))).collect();
                 writeln!(out, "{}", serde_json::to_string(&v)?)?;
             }
         }

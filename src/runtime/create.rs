@@ -189,7 +189,10 @@ pub fn create(root: &Path, o: &CreateOptions) -> Result<Created> {
                     let json = creating.to_string();
                     hooks::run_all("prestart", &plan.hooks.prestart, &json, &bundle)?;
                     hooks::run_all("createRuntime", &plan.hooks.create_runtime, &json, &bundle)?;
-                    hooks::run_all("createContainer", &plan.hooks.create_container, &json, &bundle)?;
+                    if !plan.hooks.create_container.is_empty() {
+                        let ns = hooks::container_namespaces(spawned.pid)?;
+                        hooks::run_all_in("createContainer", &plan.hooks.create_container, &json, &bundle, &hooks::raw(&ns))?;
+                    }
                     spawned.go()?;
                 }
                 Event::Gone => bail!("container init exited during setup"),

@@ -26,11 +26,14 @@ fn read_back(mut f: std::fs::File) -> String {
     s.trim_end().to_string()
 }
 
+/// Namespaces a hook joins: none for hooks that run on the host.
+pub type Namespaces<'a> = &'a [(std::os::fd::RawFd, libc::c_int)];
+
 /// Runs one hook to completion.
-pub fn run_one(hook: &HookPlan, state_json: &str, cwd: &Path) -> Result<()> {
+pub fn run_one(hook: &HookPlan, state_json: &str, cwd: &Path, ns: Namespaces) -> Result<()> {
     let out = capture_file("hook-stdout")?;
     let err = capture_file("hook-stderr")?;
-    let mut cmd = clean_command(&hook.path);
+    let mut cmd = clean_command(&hook.path, ns);
     if let Some(arg0) = hook.args.first() {
         std::os::unix::process::CommandExt::arg0(&mut cmd, arg0);
     }
@@ -91,8 +94,13 @@ fn wait_fd(pidfd: Option<&OwnedFd>, max: Duration) {
 
 /// Runs a list of hooks in order; the first failure stops the list.
 pub fn run_all(kind: &str, hooks: &[HookPlan], state_json: &str, cwd: &Path) -> Result<()> {
+    run_all_in(kind, hooks, state_json, cwd, &[])
+}
+
+/// Runs a list of hooks inside the given namespaces (createContainer, startContainer).
+pub fn run_all_in(kind: &str, hooks: &[HookPlan], state_json: &str, cwd: &Path, ns: Namespaces) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
-        run_one(h, state_json, cwd).with_context(|| format!("error running {kind} hook #{i}"))?;
+        run_one(h, state_json, cwd, ns).with_context(|| format!("error running {kind} hook #{i}"))?;
     }
     Ok(())
 }
@@ -100,8 +108,31 @@ pub fn run_all(kind: &str, hooks: &[HookPlan], state_json: &str, cwd: &Path) -> 
 /// Runs every hook even if some fail (poststop: failures are warnings only).
 pub fn run_all_warn(kind: &str, hooks: &[HookPlan], state_json: &str, cwd: &Path) {
     for (i, h) in hooks.iter().enumerate() {
-        if let Err(e) = run_one(h, state_json, cwd) {
+        if let Err(e) = run_one(h, state_json, cwd, &[]) {
             log::warn!("error running {kind} hook #{i}: {e:#}");
         }
     }
+}
+
+/// Opens the namespaces of `pid` that differ from ours, for hooks that run in the container.
+/// The user namespace is left out: the hook keeps the runtime's privileges.
+pub fn container_namespaces(pid: i32) -> Result<Vec<(std::os::fd::OwnedFd, libc::c_int)>> {
+    use crate::linux::ns;
+    use crate::plan::NsKind;
+    let mut out = Vec::new();
+    for kind in [NsKind::Ipc, NsKind::Uts, NsKind::Net, NsKind::Pid, NsKind::Cgroup, NsKind::Mount] {
+        let Ok(theirs) = ns::inode(pid, kind) else { continue };
+        if ns::inode(std::process::id() as i32, kind).ok() == Some(theirs) {
+            continue;
+        }
+        let path = std::path::PathBuf::from(format!("/proc/{pid}/ns/{}", kind.proc_name()));
+        out.push((ns::open_checked(&path, kind)?, kind.flag()));
+    }
+    Ok(out)
+}
+
+/// Raw (fd, type) pairs for `clean_command`, borrowing the owned fds.
+pub fn raw(ns: &[(std::os::fd::OwnedFd, libc::c_int)]) -> Vec<(std::os::fd::RawFd, libc::c_int)> {
+    use std::os::fd::AsRawFd;
+    ns.iter().map(|(f, t)| (f.as_raw_fd(), *t)).collect()
 }

@@ -10,6 +10,11 @@ use std::path::Path;
 
 /// Releases a created init to exec and runs poststart hooks. Returns once it exec'd.
 pub fn release(c: &Created) -> Result<()> {
+    if !c.plan.hooks.start_container.is_empty() {
+        let ns = hooks::container_namespaces(c.state.pid)?;
+        let json = c.state.oci_json(Status::Created, "").to_string();
+        hooks::run_all_in("startContainer", &c.plan.hooks.start_container, &json, &c.state.bundle, &hooks::raw(&ns))?;
+    }
     c.spawned.go()?;
     match c.spawned.next() {
         Ok(Event::Gone) => {}

@@ -30,6 +30,14 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     if let Err(e) = std::fs::remove_file(&fifo_path) {
         log::warn!("removing {}: {e}", fifo_path.display());
     }
+    if !st.hooks.start_container.is_empty() {
+        let ns = hooks::container_namespaces(st.pid)?;
+        let json = st.oci_json(Status::Created, "").to_string();
+        if let Err(e) = hooks::run_all_in("startContainer", &st.hooks.start_container, &json, &st.bundle, &hooks::raw(&ns)) {
+            kill_init(&st);
+            return Err(e);
+        }
+    }
     fifo.write_all(b"g").context("releasing the container process")?;
     // The init held the fifo's only read end: POLLERR once it exec'd (close-on-exec) or died.
     let mut fds = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::empty())];
@@ -37,10 +45,15 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     drop(fifo);
     let json = st.oci_json(Status::Running, "").to_string();
     if let Err(e) = hooks::run_all("poststart", &st.hooks.poststart, &json, &st.bundle) {
-        if let Ok(p) = crate::linux::process::ProcessRef::open(st.pid, st.start_time) {
-            let _ = p.signal(libc::SIGKILL);
-        }
+        kill_init(&st);
         return Err(e);
     }
     Ok(())
+}
+
+/// A failed start hook stops the container (runtime-spec lifecycle).
+fn kill_init(st: &state::State) {
+    if let Ok(p) = crate::linux::process::ProcessRef::open(st.pid, st.start_time) {
+        let _ = p.signal(libc::SIGKILL);
+    }
 }

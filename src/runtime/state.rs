@@ -189,21 +189,41 @@ impl State {
     }
 
     /// The OCI state object (`runp state`, hooks' stdin, `list --format json`).
-    pub fn oci_json(&self, status: Status, owner: &str) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "ociVersion": crate::OCI_VERSION,
-            "id": self.id,
-            "pid": if status == Status::Stopped { 0 } else { self.pid },
-            "status": status.as_str(),
-            "bundle": self.bundle,
-            "rootfs": self.rootfs,
-            "created": self.created,
-        });
-        if !self.annotations.is_empty() {
-            v["annotations"] = serde_json::json!(self.annotations);
+    pub fn oci_json(&self, status: Status, owner: &str) -> OciState<'_> {
+        OciState {
+            oci_version: crate::OCI_VERSION,
+            id: &self.id,
+            pid: if status == Status::Stopped { 0 } else { self.pid },
+            status: status.as_str(),
+            bundle: &self.bundle,
+            rootfs: &self.rootfs,
+            created: &self.created,
+            annotations: &self.annotations,
+            owner: owner.to_string(),
         }
-        v["owner"] = serde_json::json!(owner);
-        v
+    }
+}
+
+/// The runtime-spec state, with runc's field order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState<'a> {
+    pub oci_version: &'static str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: &'static str,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: &'a BTreeMap<String, String>,
+    pub owner: String,
+}
+
+/// Compact JSON (what hooks get on stdin).
+impl std::fmt::Display for OciState<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
     }
 }
 
