@@ -49,3 +49,19 @@ mod tests {
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
     }
 }
+
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Starts the clock for `mark` (called first thing in main).
+pub fn start_clock() {
+    START.get_or_init(std::time::Instant::now);
+}
+
+/// Logs (at debug level) how long after start a phase ended: `runp --debug run` shows where
+/// a container's start-up time goes.
+pub fn mark(phase: &str) {
+    if log::log_enabled!(log::Level::Debug) {
+        let t = START.get().map(|s| s.elapsed().as_micros()).unwrap_or(0);
+        log::debug!("timing: {phase} at {t} us");
+    }
+}

@@ -149,6 +149,7 @@ pub const VERSION_TEXT: &str = concat!(
 
 /// Parses argv, runs the command, returns the exit code.
 pub fn main() -> i32 {
+    crate::time::start_clock();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -119,6 +119,7 @@ pub fn create(root: &Path, o: &CreateOptions) -> Result<Created> {
     let bundle = std::fs::canonicalize(&o.bundle).with_context(|| format!("bundle {}", o.bundle.display()))?;
     let spec = spec::oci::load(&bundle)?;
     let plan = from_oci::build(&spec, &bundle)?;
+    crate::time::mark("config parsed");
     check_console(&plan, o)?;
     let ns = namespaces(&plan)?;
 
@@ -129,6 +130,7 @@ pub fn create(root: &Path, o: &CreateOptions) -> Result<Created> {
     let mut cg = cgroup::resolve(&layout, plan.cgroups_path.as_deref(), &o.id)?;
     cg.create(&plan.resources)?;
     cleanup.cgroup = Some(cg.clone());
+    crate::time::mark("cgroup created");
 
     let pty: Option<Pty> = if plan.process.terminal { Some(console::open_pty(plan.process.console_size)?) } else { None };
     let clone_flags = ns.clone_flags;
@@ -153,6 +155,7 @@ pub fn create(root: &Path, o: &CreateOptions) -> Result<Created> {
     let spawned = spawn::spawn(&mut args, clone_flags, pid_ns.as_ref())?;
     drop(fifo);
     cleanup.pid = Some(spawned.pid);
+    crate::time::mark("cloned");
     let start_time = crate::linux::process::stat(spawned.pid).map(|s| s.start_time).unwrap_or(0);
 
     let mut state = State {
@@ -201,6 +204,7 @@ pub fn create(root: &Path, o: &CreateOptions) -> Result<Created> {
     };
     let candidates = plan.process.exec_candidates();
     setup().map_err(|e| explain(e, &plan.process.args, &op_names, &candidates))?;
+    crate::time::mark("container set up");
 
     std::fs::copy(bundle.join("config.json"), dir.path(state::CONFIG_COPY))
         .context("saving a copy of config.json")?;

@@ -21,6 +21,7 @@ pub fn release(c: &Created) -> Result<()> {
         Ok(e) => bail!("unexpected report from the container process: {e:?}"),
         Err(e) => return Err(e).context("unable to start container process"),
     }
+    crate::time::mark("exec'd");
     let json = c.state.oci_json(Status::Running, "").to_string();
     hooks::run_all("poststart", &c.plan.hooks.poststart, &json, &c.state.bundle)
 }
@@ -55,10 +56,12 @@ pub fn run(root: &Path, o: RunOptions) -> Result<i32> {
         }
     };
     let result = release(&c).and_then(|()| foreground::wait(c.state.pid, c.pty_master.as_ref()));
+    crate::time::mark("exited");
     if result.is_err() || !o.keep {
         if let Err(e) = delete::delete(root, &co.id, true) {
             log::warn!("deleting container {}: {e:#}", co.id);
         }
+        crate::time::mark("deleted");
     }
     result
 }
