@@ -20,9 +20,10 @@ fn parse_id(s: &str) -> Option<u32> {
     s.parse::<u32>().ok().filter(|&v| v != u32::MAX)
 }
 
+/// A user or group name: starts with a letter or `_` (so "-1" and "0x10" are not names).
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        && !s.bytes().all(|b| b.is_ascii_digit())
+    s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// Parses `uid[:gid]` or `name[:group]`.
