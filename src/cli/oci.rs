@@ -64,6 +64,7 @@ fn create_options(a: &CreateArgs) -> Result<create::CreateOptions> {
         preserve_fds: a.preserve_fds,
         no_gate: false,
         detach: true,
+        ..Default::default()
     })
 }
 

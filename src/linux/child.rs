@@ -67,6 +67,12 @@ fn reset_signals() {
 /// The child program. Never returns.
 pub(super) fn run(args: &ChildArgs) -> ! {
     reset_signals();
+    for (target, fd) in args.stdio.iter().enumerate() {
+        if *fd >= 0 {
+            // SAFETY: dup2 of an fd the parent gave us.
+            check(args, unsafe { libc::dup2(*fd, target as i32) } as i64, Step::Console, 2);
+        }
+    }
     // Until execve, nothing in the container may open our /proc entries (CVE-2019-5736).
     // SAFETY: prctl with integer arguments.
     check(args, unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } as i64, Step::Dumpable, 0);
@@ -76,6 +82,13 @@ pub(super) fn run(args: &ChildArgs) -> ! {
         check(args, unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(fd), *nstype) } as i64, Step::Setns, i);
     }
     wait_go(args.sync_fd);
+    if args.become_root {
+        // Our ids are still the caller's, unmapped in the user namespace: mkdir on a tmpfs
+        // mounted inside it would fail with EOVERFLOW. The maps exist now (runc does the same).
+        // SAFETY: setres[ug]id with integer arguments.
+        check(args, unsafe { libc::setresgid(0, 0, 0) } as i64, Step::Setgid, 1);
+        check(args, unsafe { libc::setresuid(0, 0, 0) } as i64, Step::Setuid, 1);
+    }
     if args.unshare_flags != 0 {
         // SAFETY: unshare with flags.
         check(args, unsafe { libc::unshare(args.unshare_flags) } as i64, Step::Unshare, 0);
@@ -138,6 +151,15 @@ pub(super) fn run(args: &ChildArgs) -> ! {
     wait_go(args.sync_fd);
     if args.gate_fd >= 0 {
         wait_go(args.gate_fd);
+    }
+    if let Some(parent) = args.die_with_parent {
+        // SAFETY: prctl/getppid with integer arguments.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+        }
     }
     if args.no_new_privs {
         load_seccomp(args);

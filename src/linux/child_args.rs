@@ -82,6 +82,8 @@ pub enum RootOp {
 
 pub struct RootfsArgs {
     pub rootfs: CString,
+    /// overlay mount data (`lowerdir=..,upperdir=..,workdir=..`) mounted on `rootfs` first.
+    pub overlay: Option<CString>,
     pub propagation: libc::c_ulong,
     pub ops: Vec<RootOp>,
     /// Human descriptions of `ops`, for error messages (never read by the child).
@@ -128,6 +130,14 @@ pub struct ChildArgs {
     pub envp: CStringArray,
     /// Every fd from this number up is marked close-on-exec before exec.
     pub first_closed_fd: u32,
+    /// fds to become 0, 1, 2 (-1: keep the inherited one).
+    pub stdio: [RawFd; 3],
+    /// Our parent's pid when the container must die with it (a pod supervisor): SIGKILL on
+    /// parent death, set right before exec (a uid change clears it).
+    pub die_with_parent: Option<i32>,
+    /// In a new or joined user namespace: become its root (setresuid/setresgid 0) once the id
+    /// maps are written, so the mounts and mkdirs of the rootfs setup are done by a mapped id.
+    pub become_root: bool,
 }
 
 impl ChildArgs {

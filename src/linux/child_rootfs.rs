@@ -103,8 +103,13 @@ pub(super) fn prepare(args: &ChildArgs, r: &RootfsArgs) {
     // SAFETY: mount with NUL-terminated strings.
     unsafe {
         check(args, libc::mount(null(), c"/".as_ptr(), null(), r.propagation, null()) as i64, Step::RootPropagation, 0);
-        // A mount of its own, so pivot_root can move it and nothing we mount leaks to the host.
-        check(args, libc::mount(r.rootfs.as_ptr(), r.rootfs.as_ptr(), empty.as_ptr(), libc::MS_BIND | libc::MS_REC, null()) as i64, Step::RootBind, 0);
+        // A mount of its own, so pivot_root can move it and nothing we mount leaks to the host:
+        // the image's overlay, or a bind of the rootfs onto itself.
+        let ret = match &r.overlay {
+            Some(data) => libc::mount(c"overlay".as_ptr(), r.rootfs.as_ptr(), c"overlay".as_ptr(), 0, data.as_ptr().cast()),
+            None => libc::mount(r.rootfs.as_ptr(), r.rootfs.as_ptr(), empty.as_ptr(), libc::MS_BIND | libc::MS_REC, null()),
+        };
+        check(args, ret as i64, Step::RootBind, 0);
     }
     // SAFETY: open of our own CString.
     let root = unsafe { libc::open(r.rootfs.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };

@@ -114,7 +114,7 @@ pub struct DevicePlan {
 }
 
 /// Capability sets as bit masks (bit N = capability N).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CapSets {
     pub bounding: u64,
     pub effective: u64,
@@ -123,15 +123,16 @@ pub struct CapSets {
     pub ambient: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rlimit {
     pub resource: i32,
     pub soft: u64,
     pub hard: u64,
 }
 
-/// The process to run: the container's init, or an exec'd process.
-#[derive(Debug, Clone)]
+/// The process to run: the container's init, or an exec'd process. Saved with the container's
+/// state: `exec` starts from it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProcessPlan {
     pub args: Vec<String>,
     pub env: Vec<String>,
@@ -188,12 +189,22 @@ pub struct HooksPlan {
     pub poststop: Vec<HookPlan>,
 }
 
+/// An overlay root: the image read-only below, the container's own writable layer above.
+/// Mounted inside the container's mount namespace, so the host never sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlay {
+    pub lower: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+}
+
 /// Everything the engine needs to create one container.
 #[derive(Debug, Clone)]
 pub struct ContainerPlan {
     pub bundle: PathBuf,
-    /// Absolute host path of the root filesystem.
+    /// Absolute host path of the root filesystem (the overlay's mount point when `overlay`).
     pub rootfs: PathBuf,
+    pub overlay: Option<Overlay>,
     pub readonly_root: bool,
     pub namespaces: BTreeMap<NsKind, NsSource>,
     pub uid_mappings: Vec<IdMap>,

@@ -78,6 +78,9 @@ pub fn process_plan(p: &oci::Process, field: &str) -> Result<ProcessPlan> {
     if args.is_empty() {
         bail!("{field}.args: must not be empty");
     }
+    if let Some(i) = args.iter().position(|a| a.contains('\0')) {
+        bail!("{field}.args[{i}]: contains a NUL byte");
+    }
     let env = p.env().clone().unwrap_or_default();
     for (i, e) in env.iter().enumerate() {
         if !e.contains('=') || e.starts_with('=') {
@@ -389,6 +392,10 @@ fn hooks(spec: &oci::Spec) -> Result<HooksPlan> {
 pub fn build(spec: &oci::Spec, bundle: &Path) -> Result<ContainerPlan> {
     let root = spec.root().as_ref().ok_or_else(|| anyhow!("root: required"))?;
     let rootfs = bundle.join(root.path());
+    // runc's validator: the rootfs itself must not be a symlink.
+    if std::fs::symlink_metadata(&rootfs).is_ok_and(|m| m.file_type().is_symlink()) {
+        bail!("root.path: invalid rootfs {}: not an absolute path, or a symlink", rootfs.display());
+    }
     let rootfs = std::fs::canonicalize(&rootfs)
         .with_context(|| format!("root.path: rootfs {} does not exist", rootfs.display()))?;
     if !rootfs.is_dir() {
@@ -474,6 +481,7 @@ pub fn build(spec: &oci::Spec, bundle: &Path) -> Result<ContainerPlan> {
     Ok(ContainerPlan {
         bundle: bundle.to_path_buf(),
         rootfs,
+        overlay: None,
         readonly_root: root.readonly().unwrap_or(false),
         sysctls: sysctls(linux, &namespaces)?,
         devices: devices(linux)?,
@@ -545,7 +553,7 @@ mod tests {
 
     #[test]
     fn id_map_validation() {
-        let m = |c, h, s| oci::LinuxIdMappingBuilder::default().container_id(c).host_id(h).size(s).build().unwrap();
+        let m = |c: u32, h: u32, s: u32| oci::LinuxIdMappingBuilder::default().container_id(c).host_id(h).size(s).build().unwrap();
         assert!(id_maps(&Some(vec![m(0, 1000, 0)]), "m").is_err());
         assert!(id_maps(&Some(vec![m(0, u32::MAX, 2)]), "m").is_err());
         assert!(id_maps(&Some(vec![m(0, 1000, 10), m(5, 5000, 10)]), "m").is_err());

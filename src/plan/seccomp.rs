@@ -61,13 +61,30 @@ const BPF_MAXINSNS: usize = 4096;
 /// Size of one `struct sock_filter` as written by `seccomp_export_bpf`.
 const SOCK_FILTER_SIZE: usize = 8;
 
-/// A compiled seccomp filter, ready for [`load`].
-#[derive(Debug, Clone)]
+/// A compiled seccomp filter, ready for [`load`]. Serialised (as raw instructions) into the
+/// container's state so `exec` applies the very same filter.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BpfProgram {
+    #[serde(with = "sock_filters")]
     /// The classic BPF instructions, in the order the kernel expects them.
     pub filters: Vec<libc::sock_filter>,
     /// `SECCOMP_FILTER_FLAG_*` bits from the OCI `flags` list.
     pub flags: u32,
+}
+
+/// serde for `Vec<sock_filter>` as `[[code, jt, jf, k], ...]`.
+mod sock_filters {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[libc::sock_filter], s: S) -> Result<S::Ok, S::Error> {
+        let raw: Vec<(u16, u8, u8, u32)> = v.iter().map(|f| (f.code, f.jt, f.jf, f.k)).collect();
+        raw.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<libc::sock_filter>, D::Error> {
+        let raw: Vec<(u16, u8, u8, u32)> = Vec::deserialize(d)?;
+        Ok(raw.into_iter().map(|(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k }).collect())
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -237,6 +237,11 @@ fn rootfs_args(plan: &ContainerPlan, cg: Option<&Cgroup>, no_pivot: bool) -> Res
     let (ops, op_names): (Vec<RootOp>, Vec<String>) = ops.into_iter().unzip();
     Ok(RootfsArgs {
         rootfs: cstr(&plan.rootfs.to_string_lossy())?,
+        overlay: plan
+            .overlay
+            .as_ref()
+            .map(|o| cstr(&format!("lowerdir={},upperdir={},workdir={}", o.lower.display(), o.upper.display(), o.work.display())))
+            .transpose()?,
         propagation: plan.rootfs_propagation as libc::c_ulong,
         ops,
         op_names,
@@ -283,6 +288,9 @@ pub fn process_args(p: &ProcessPlan, seccomp: Option<crate::plan::seccomp::BpfPr
         argv: CStringArray::new(&p.args)?,
         envp: CStringArray::new(&p.env)?,
         first_closed_fd: 3 + preserve_fds,
+        stdio: [-1; 3],
+        die_with_parent: None,
+        become_root: false,
     })
 }
 
@@ -291,6 +299,7 @@ pub fn init_args(plan: &ContainerPlan, ns: NsSetup, cg: Option<&Cgroup>, no_pivo
     let mut a = process_args(&plan.process, plan.seccomp.clone(), preserve_fds)?;
     a.joins = ns.joins;
     a.unshare_flags = ns.unshare_flags;
+    a.become_root = plan.has_ns(NsKind::User);
     a.hostname = plan.hostname.as_deref().map(cstr).transpose()?;
     a.domainname = plan.domainname.as_deref().map(cstr).transpose()?;
     a.rootfs = Some(rootfs_args(plan, cg, no_pivot)?);

@@ -11,7 +11,7 @@ use crate::linux::sync::Step;
 use crate::plan::{from_oci, ContainerPlan, IdMap, NsKind};
 use crate::spec;
 use anyhow::{anyhow, bail, Context, Result};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default)]
@@ -26,6 +26,10 @@ pub struct CreateOptions {
     pub no_gate: bool,
     /// `create` or `run -d`: runp exits while the container runs (so a tty needs a console socket).
     pub detach: bool,
+    /// fds for the container's 0, 1, 2 (a pod's log pipes); None keeps runp's own stdio.
+    pub stdio: Option<[RawFd; 3]>,
+    /// Kill the container if the calling process dies (a pod supervisor).
+    pub die_with_parent: bool,
 }
 
 /// A created container whose init is parked before exec.
@@ -114,12 +118,21 @@ fn check_console(plan: &ContainerPlan, o: &CreateOptions) -> Result<()> {
     }
 }
 
+/// `create` from a bundle's config.json.
 pub fn create(root: &Path, o: &CreateOptions) -> Result<Created> {
-    let dir = StateDir::new(root, &o.id)?;
+    StateDir::new(root, &o.id)?;
     let bundle = std::fs::canonicalize(&o.bundle).with_context(|| format!("bundle {}", o.bundle.display()))?;
     let spec = spec::oci::load(&bundle)?;
     let plan = from_oci::build(&spec, &bundle)?;
     crate::time::mark("config parsed");
+    create_plan(root, plan, o)
+}
+
+/// Creates a container from a plan (from config.json, or from a Pod manifest). `o.bundle` is
+/// not read: `plan.bundle` is where hooks run.
+pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Result<Created> {
+    let dir = StateDir::new(root, &o.id)?;
+    let bundle = plan.bundle.clone();
     check_console(&plan, o)?;
     let ns = namespaces(&plan)?;
 
@@ -138,6 +151,12 @@ pub fn create(root: &Path, o: &CreateOptions) -> Result<Created> {
     let mut args = init_args(&plan, ns, Some(&cg), o.no_pivot, o.preserve_fds)?;
     if let Some(p) = &pty {
         args.console_fd = p.slave.as_raw_fd();
+    }
+    if let Some(stdio) = o.stdio {
+        args.stdio = stdio;
+    }
+    if o.die_with_parent {
+        args.die_with_parent = Some(std::process::id() as i32);
     }
     // The start gate: a fifo the init holds open read-write and reads one byte from.
     let fifo = if o.no_gate {
@@ -206,8 +225,8 @@ pub fn create(root: &Path, o: &CreateOptions) -> Result<Created> {
     setup().map_err(|e| explain(e, &plan.process.args, &op_names, &candidates))?;
     crate::time::mark("container set up");
 
-    std::fs::copy(bundle.join("config.json"), dir.path(state::CONFIG_COPY))
-        .context("saving a copy of config.json")?;
+    let defaults = state::ExecDefaults { process: plan.process.clone(), seccomp: plan.seccomp.clone() };
+    state::write_atomic(&dir.path(state::EXEC_DEFAULTS), &serde_json::to_vec(&defaults)?, 0o600)?;
     state.owner = String::new();
     dir.save(&state)?;
     if let Some(pf) = &o.pid_file {

@@ -32,15 +32,18 @@ pub struct ExecOptions {
 }
 
 /// Builds the process: the --process file as is, or the container's process with overrides.
-fn build_process(o: &ExecOptions, spec: &oci_spec::runtime::Spec, container_root: &Path) -> Result<ProcessPlan> {
+fn build_process(o: &ExecOptions, base: &ProcessPlan, container_root: &Path) -> Result<ProcessPlan> {
     if let Some(f) = &o.process_file {
         let p = spec::oci::load_process(f)?;
         return from_oci::process_plan(&p, &f.display().to_string());
     }
-    let base = spec.process().as_ref().ok_or_else(|| anyhow!("container config has no process"))?;
-    let mut p = base.clone();
-    p.set_args(Some(o.args.clone()));
-    let mut plan = from_oci::process_plan(&p, "process")?;
+    if o.args.is_empty() {
+        bail!("exec: a command is required");
+    }
+    let mut plan = base.clone();
+    plan.args = o.args.clone();
+    plan.terminal = false;
+    plan.console_size = None;
     for e in &o.env {
         let key = e.split('=').next().unwrap_or(e);
         plan.env.retain(|x| x.split('=').next() != Some(key));
@@ -69,7 +72,7 @@ fn build_process(o: &ExecOptions, spec: &oci_spec::runtime::Spec, container_root
         plan.caps.effective |= m;
         plan.caps.permitted |= m;
     }
-    plan.terminal = o.tty || plan.terminal && o.tty;
+    plan.terminal = o.tty;
     plan.no_new_privileges |= o.no_new_privs;
     Ok(plan)
 }
@@ -83,10 +86,14 @@ pub fn exec(root: &Path, o: &ExecOptions) -> Result<i32> {
         Status::Paused if !o.ignore_paused => bail!("cannot exec in a paused container (use --ignore-paused to override)"),
         _ => {}
     }
-    let spec = spec::oci::load(&dir.dir).context("reading the container's saved config")?;
+    let defaults: super::state::ExecDefaults = {
+        let p = dir.path(super::state::EXEC_DEFAULTS);
+        let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
+    };
     let init = process::ProcessRef::open(st.pid, st.start_time)?;
     let container_root = PathBuf::from(format!("/proc/{}/root", init.pid));
-    let mut plan = build_process(o, &spec, &container_root)?;
+    let mut plan = build_process(o, &defaults.process, &container_root)?;
     if o.process_file.is_some() && o.tty {
         plan.terminal = true;
     }
@@ -95,11 +102,7 @@ pub fn exec(root: &Path, o: &ExecOptions) -> Result<i32> {
         (true, None, true) => bail!("cannot allocate tty if runp will detach without setting console socket"),
         _ => {}
     }
-    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(crate::plan::seccomp::compile(s)?),
-        None => None,
-    };
-    let mut args = process_args(&plan, seccomp, o.preserve_fds)?;
+    let mut args = process_args(&plan, defaults.seccomp.clone(), o.preserve_fds)?;
     // Join every namespace of the init that differs from ours; pid is joined by the parent.
     let mut pid_ns: Option<OwnedFd> = None;
     for kind in NsKind::ALL {

@@ -14,7 +14,14 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const FIFO: &str = "exec.fifo";
-pub const CONFIG_COPY: &str = "config.json";
+/// What `exec` starts from: the container's process and seccomp filter.
+pub const EXEC_DEFAULTS: &str = "process.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecDefaults {
+    pub process: crate::plan::ProcessPlan,
+    pub seccomp: Option<crate::plan::seccomp::BpfProgram>,
+}
 
 /// runc's id rule: `[A-Za-z0-9_+.-]`, not `.` or `..`, at most 1024 bytes. Checked before any
 /// filesystem call (S-56).
