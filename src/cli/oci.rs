@@ -228,6 +228,7 @@ fn exec_cmd(root: &Path, a: ExecArgs) -> Result<i32> {
         console_socket: a.console_socket,
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
+        stdio: None,
     };
     exec::exec(root, &o)
 }

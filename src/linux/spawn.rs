@@ -54,13 +54,26 @@ fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
 pub fn spawn(args: &mut ChildArgs, clone_flags: u64, pid_ns: Option<&OwnedFd>) -> Result<Spawned> {
     let (parent_end, child_end) = socketpair()?;
     args.set_sync(&child_end);
-    if let Some(ns) = pid_ns {
-        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWPID).context("joining the PID namespace")?;
-    }
+    // setns(CLONE_NEWPID) only changes where our *children* go; a long-lived caller (a pod
+    // supervisor) must get its own back, or its next child would land in this container.
+    let restore = match pid_ns {
+        Some(ns) => {
+            let own = std::fs::File::open("/proc/self/ns/pid_for_children").context("opening our PID namespace")?;
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWPID).context("joining the PID namespace")?;
+            Some(own)
+        }
+        None => None,
+    };
     // SAFETY: runp is single-threaded here, and the child runs only child::run, which is
     // async-signal-safe and never returns.
-    let forked = unsafe { sys::fork_with_flags(clone_flags) }.context("clone")?;
-    match forked {
+    let forked = unsafe { sys::fork_with_flags(clone_flags) };
+    if let Ok(Forked::Child) = forked {
+        child::run(args)
+    }
+    if let Some(own) = restore {
+        nix::sched::setns(own, nix::sched::CloneFlags::CLONE_NEWPID).context("returning to our PID namespace")?;
+    }
+    match forked.context("clone")? {
         Forked::Child => child::run(args),
         Forked::Parent { pid, pidfd } => {
             drop(child_end);

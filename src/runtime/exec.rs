@@ -29,6 +29,8 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// fds for the process's 0, 1, 2 (None: runp's own).
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 
 /// Builds the process: the --process file as is, or the container's process with overrides.
@@ -79,6 +81,20 @@ fn build_process(o: &ExecOptions, base: &ProcessPlan, container_root: &Path) -> 
 
 /// Runs the exec. Returns the process's exit code (0 when detached).
 pub fn exec(root: &Path, o: &ExecOptions) -> Result<i32> {
+    let (pid, pty) = start(root, o)?;
+    if o.detach {
+        return Ok(0);
+    }
+    super::foreground::wait(pid, pty.as_ref().map(|p| &p.master))
+}
+
+/// Starts the process and returns once it has exec'd: its pid (a child of the caller, who
+/// must reap it). Lifecycle exec hooks and exec probes of pods use this.
+pub fn spawn(root: &Path, o: &ExecOptions) -> Result<i32> {
+    start(root, o).map(|(pid, _)| pid)
+}
+
+fn start(root: &Path, o: &ExecOptions) -> Result<(i32, Option<console::Pty>)> {
     let dir = StateDir::new(root, &o.id)?;
     let st = dir.load()?;
     match st.status(&dir) {
@@ -128,6 +144,9 @@ pub fn exec(root: &Path, o: &ExecOptions) -> Result<i32> {
     if let Some(p) = &pty {
         args.console_fd = p.slave.as_raw_fd();
     }
+    if let Some(stdio) = o.stdio {
+        args.stdio = stdio;
+    }
     let spawned = spawn::spawn(&mut args, 0, pid_ns.as_ref())?;
     let pid = nix::unistd::Pid::from_raw(spawned.pid);
     let kill_child = || {
@@ -159,11 +178,7 @@ pub fn exec(root: &Path, o: &ExecOptions) -> Result<i32> {
         kill_child();
         return Err(explain_exec(e, &plan));
     }
-    if o.detach {
-        return Ok(0);
-    }
-    drop(args);
-    super::foreground::wait(spawned.pid, pty.as_ref().map(|p| &p.master))
+    Ok((spawned.pid, pty))
 }
 
 fn explain_exec(e: anyhow::Error, plan: &ProcessPlan) -> anyhow::Error {
