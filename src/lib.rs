@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod linux;
+pub mod pod;
 pub mod log;
 pub mod plan;
 pub mod runtime;

@@ -121,21 +121,30 @@ pub fn mkdir_below(
     let rel = dir
         .strip_prefix(mountpoint)
         .with_context(|| format!("{} is not below {}", dir.display(), mountpoint.display()))?;
-    let mut cur = mountpoint.to_path_buf();
-    for comp in rel.components() {
-        before_mkdir(&cur)?;
-        cur.push(comp);
-        match fs::create_dir(&cur) {
-            Ok(()) => created.push(cur.clone()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating cgroup {}", cur.display())),
+    // A parent can vanish between our mkdir steps when another runp prunes the empty default
+    // parent (`/runp`) as its last container goes: then walk down again (bounded).
+    let mut retries = 0;
+    'walk: loop {
+        let mut cur = mountpoint.to_path_buf();
+        for comp in rel.components() {
+            before_mkdir(&cur)?;
+            cur.push(comp);
+            match fs::create_dir(&cur) {
+                Ok(()) => created.push(cur.clone()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && retries < 20 => {
+                    retries += 1;
+                    continue 'walk;
+                }
+                Err(e) => return Err(e).with_context(|| format!("creating cgroup {}", cur.display())),
+            }
+            #[cfg(test)]
+            if fake::on() {
+                fake::populate(&cur).with_context(|| format!("faking {}", cur.display()))?;
+            }
         }
-        #[cfg(test)]
-        if fake::on() {
-            fake::populate(&cur).with_context(|| format!("faking {}", cur.display()))?;
-        }
+        return Ok(());
     }
-    Ok(())
 }
 
 fn rmdir_raw(dir: &Path) -> io::Result<()> {

@@ -54,11 +54,9 @@ fn reset_signals() {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = libc::SIG_DFL;
         for sig in 1..65 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaction(sig, &sa, std::ptr::null_mut());
+                sys::default_signal(sig);
             }
         }
     }
@@ -76,6 +74,13 @@ pub(super) fn run(args: &ChildArgs) -> ! {
     // Until execve, nothing in the container may open our /proc entries (CVE-2019-5736).
     // SAFETY: prctl with integer arguments.
     check(args, unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } as i64, Step::Dumpable, 0);
+    // Close, not just CLOEXEC, every other fd of runp and its caller now: the created init must
+    // hold no host fd, and no /proc/self/fd/N cwd or argv[0] may reach one (CVE-2024-21626).
+    let mut keep = [args.sync_fd, args.gate_fd, args.console_fd, -1, -1, -1, -1, -1, -1, -1, -1];
+    for (slot, (fd, _)) in keep.iter_mut().skip(3).zip(args.joins.iter()) {
+        *slot = std::os::fd::AsRawFd::as_raw_fd(fd);
+    }
+    sys::close_from_except(args.first_closed_fd, &mut keep);
 
     for (i, (fd, nstype)) in args.joins.iter().enumerate() {
         // SAFETY: setns on a namespace fd the parent opened and checked.
@@ -87,6 +92,7 @@ pub(super) fn run(args: &ChildArgs) -> ! {
         // mounted inside it would fail with EOVERFLOW. The maps exist now (runc does the same).
         // SAFETY: setres[ug]id with integer arguments.
         check(args, unsafe { libc::setresgid(0, 0, 0) } as i64, Step::Setgid, 1);
+        // SAFETY: as above.
         check(args, unsafe { libc::setresuid(0, 0, 0) } as i64, Step::Setuid, 1);
     }
     if args.unshare_flags != 0 {

@@ -122,9 +122,24 @@ pub(super) fn prepare(args: &ChildArgs, r: &RootfsArgs) {
     if let Some(console) = &r.console {
         let fd = Fd(ensure(root, console, true, 0));
         check(args, fd.0 as i64, Step::ConsoleMount, 0);
+        // The slave was opened in runp's mount namespace: a bind of /proc/self/fd/N would name
+        // a mount outside ours (EINVAL). Bind its path instead, resolved in our copy of the
+        // host's mounts (we are not in the rootfs yet), after checking it is the same device.
         let mut buf = [0u8; 32];
-        let src = sys::proc_fd_path(&mut buf, args.console_fd);
-        check(args, mount_at(src, fd.0, null(), libc::MS_BIND, null()), Step::ConsoleMount, 1);
+        let link = sys::proc_fd_path(&mut buf, args.console_fd);
+        let mut path = [0u8; 256];
+        // SAFETY: readlink into a stack buffer, leaving its last byte 0 (NUL-terminated).
+        let n = unsafe { libc::readlink(link, path.as_mut_ptr().cast(), path.len() - 1) };
+        check(args, n as i64, Step::ConsoleMount, 2);
+        // SAFETY: fstat/stat into zeroed stack structs; path is NUL-terminated.
+        let same = unsafe {
+            let (mut a, mut b): (libc::stat, libc::stat) = (std::mem::zeroed(), std::mem::zeroed());
+            libc::fstat(args.console_fd, &mut a) == 0 && libc::stat(path.as_ptr().cast(), &mut b) == 0 && a.st_rdev == b.st_rdev
+        };
+        if !same {
+            fail(args, Step::ConsoleMount, 2, libc::ENODEV);
+        }
+        check(args, mount_at(path.as_ptr().cast(), fd.0, null(), libc::MS_BIND, null()), Step::ConsoleMount, 1);
     }
 }
 

@@ -77,11 +77,11 @@ fn run(ready_fd: i32, hostname: Option<&CString>, parent: i32, new_net: bool) ->
             status = 2;
         }
         let mut term: libc::sigaction = std::mem::zeroed();
-        term.sa_sigaction = on_term as usize;
+        term.sa_sigaction = on_term as *const () as usize;
         libc::sigaction(libc::SIGTERM, &term, std::ptr::null_mut());
         libc::sigaction(libc::SIGINT, &term, std::ptr::null_mut());
         let mut chld: libc::sigaction = std::mem::zeroed();
-        chld.sa_sigaction = on_chld as usize;
+        chld.sa_sigaction = on_chld as *const () as usize;
         chld.sa_flags = libc::SA_NOCLDSTOP | libc::SA_RESTART;
         libc::sigaction(libc::SIGCHLD, &chld, std::ptr::null_mut());
         libc::write(ready_fd, std::ptr::addr_of!(status).cast(), 1);

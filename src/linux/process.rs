@@ -117,3 +117,9 @@ pub fn signal_child(pid: i32, sig: i32) -> Result<()> {
     }
     Ok(())
 }
+
+/// Orphaned descendants are re-parented to us (to be reaped) instead of to PID 1.
+pub fn become_subreaper() {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}

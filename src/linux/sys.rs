@@ -106,6 +106,34 @@ pub fn cloexec_from(first: u32) -> i32 {
     unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) as i32 }
 }
 
+/// Closes every fd from `first` up except those in `keep` (any order; negative entries are
+/// ignored). Async-signal-safe: sorts `keep` in place and allocates nothing.
+pub fn close_from_except(first: u32, keep: &mut [RawFd]) {
+    keep.sort_unstable();
+    let mut lo = first;
+    for &k in keep.iter() {
+        if k < 0 || (k as u32) < lo {
+            continue;
+        }
+        if k as u32 > lo {
+            // SAFETY: plain syscall with integer arguments.
+            unsafe { libc::syscall(libc::SYS_close_range, lo, k as u32 - 1, 0u32) };
+        }
+        lo = k as u32 + 1;
+    }
+    // SAFETY: plain syscall with integer arguments.
+    unsafe { libc::syscall(libc::SYS_close_range, lo, u32::MAX, 0u32) };
+}
+
+/// Resets `sig` to SIG_DFL with the raw rt_sigaction syscall: glibc's sigaction refuses its
+/// internal signals 32 and 33, which a caller may have left ignored (S-40).
+pub fn default_signal(sig: i32) -> i32 {
+    // The kernel's struct sigaction on x86_64: handler, flags, restorer, mask (all zero = SIG_DFL).
+    let act = [0u64; 4];
+    // SAFETY: act is a valid kernel sigaction; the old action is not requested.
+    unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, act.as_ptr(), std::ptr::null_mut::<u64>(), 8usize) as i32 }
+}
+
 /// `struct open_how` for openat2(2).
 #[repr(C)]
 pub struct OpenHow {

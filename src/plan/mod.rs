@@ -4,6 +4,7 @@
 pub mod caps;
 pub mod container;
 pub mod from_oci;
+pub mod from_pod;
 pub mod mounts;
 pub mod resources;
 pub mod seccomp;

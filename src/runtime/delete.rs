@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let dir = StateDir::new(root, id)?;
-    let st = match dir.load() {
-        Ok(st) => st,
+    match dir.load() {
+        Ok(_) => {}
         Err(e) => {
             // `delete --force` of an unknown id succeeds and removes any stray directory.
             if force {
@@ -22,7 +22,18 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             return Err(e);
         }
     };
-    let _lock = dir.lock()?;
+    let _lock = match dir.lock() {
+        Ok(l) => l,
+        Err(_) if force && !dir.exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // A racing delete may have destroyed it while we waited for the lock: only one destroys
+    // (and runs poststop hooks).
+    let st = match dir.load() {
+        Ok(st) => st,
+        Err(_) if force => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let status = st.status(&dir);
     match status {
         Status::Stopped => {}

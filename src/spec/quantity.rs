@@ -160,8 +160,13 @@ impl Quantity {
         self.nanos == 0
     }
 
+    /// `nanos / per_unit`, rounded away from zero.
+    fn ceil_units(&self, per_unit: i128) -> i128 {
+        self.nanos / per_unit + i128::from(self.nanos % per_unit != 0) * self.nanos.signum()
+    }
+
     fn scaled_up(&self, per_unit: i128) -> i64 {
-        let v = self.nanos / per_unit + i128::from(self.nanos % per_unit != 0) * self.nanos.signum();
+        let v = self.ceil_units(per_unit);
         i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
     }
 
@@ -175,14 +180,14 @@ impl Quantity {
         self.scaled_up(1_000_000)
     }
 
-    /// Bytes for a memory or storage quantity: `None` when negative.
+    /// Bytes for a memory or storage quantity, rounded up: `None` when negative or above `u64::MAX`.
     pub fn bytes(&self) -> Option<u64> {
-        u64::try_from(self.value()).ok()
+        u64::try_from(self.ceil_units(NANO)).ok()
     }
 
-    /// Millicores for a CPU quantity: `None` when negative.
+    /// Millicores for a CPU quantity, rounded up: `None` when negative or above `u64::MAX`.
     pub fn millicores(&self) -> Option<u64> {
-        u64::try_from(self.milli_value()).ok()
+        u64::try_from(self.ceil_units(1_000_000)).ok()
     }
 }
 

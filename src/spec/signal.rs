@@ -17,7 +17,8 @@ const NAMES: &[(&str, i32)] = &[
 /// Parses a signal given as a number or a name, case-insensitive, with or without `SIG`.
 pub fn parse(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
+        // 0 only checks that the process can be signalled (runc passes any number on).
+        if (0..=64).contains(&n) {
             return Ok(n);
         }
         bail!("invalid signal number {n}");
@@ -48,7 +49,7 @@ mod tests {
         }
         assert_eq!(parse("term").unwrap(), 15);
         assert_eq!(parse("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0").unwrap(), 0);
         assert!(parse("65").is_err());
         assert!(parse("NOPE").is_err());
     }

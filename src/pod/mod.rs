@@ -1,0 +1,15 @@
+//! Pods with kubelet semantics. A pause process holds the pod's namespaces; each container is
+//! an OCI container (runtime::create_plan) whose namespace entries point at pause. One
+//! supervisor process per pod runs the lifecycle; the CLI talks to it or reads its status.
+
+pub mod backoff;
+pub mod control;
+pub mod events;
+pub mod handlers;
+pub mod images;
+mod lifecycle;
+pub mod logs;
+pub mod status;
+pub mod store;
+pub mod supervisor;
+mod volumes;
