@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod oci;
+pub mod pod;
 mod spec_default;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,9 @@ pub struct Cli {
     /// Accepted for podman compatibility; only "cgroupfs" and "disabled" are understood.
     #[arg(long, hide = true)]
     pub cgroup_manager: Option<String>,
+    /// Where images live (default $RUNP_IMAGE_DIR, else /var/lib/runp/images).
+    #[arg(long)]
+    pub image_dir: Option<PathBuf>,
     /// Print the version.
     #[arg(short = 'v', long)]
     pub version: bool,
@@ -137,6 +141,16 @@ pub enum Cmd {
     },
     /// Print what this runtime supports, as JSON.
     Features,
+    /// Run Kubernetes Pods: a pause process, init and app containers, kubelet semantics.
+    Pod {
+        #[command(subcommand)]
+        cmd: pod::PodCmd,
+    },
+    /// Local images for pods.
+    Image {
+        #[command(subcommand)]
+        cmd: pod::ImageCmd,
+    },
 }
 
 pub const VERSION_TEXT: &str = concat!(

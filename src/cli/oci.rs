@@ -116,7 +116,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         report(&anyhow::anyhow!("--systemd-cgroup is not supported: runp manages cgroupfs directly"), name, to_file, format);
         return 1;
     }
-    match run_cmd(&root, cmd) {
+    let images = super::pod::image_dir(cli.image_dir.as_deref());
+    match run_cmd(&root, &images, cmd) {
         Ok(code) => code,
         Err(e) => {
             report(&e, name, to_file, format);
@@ -144,6 +145,8 @@ fn cmd_name(cmd: &Cmd) -> &'static str {
         Cmd::Exec(_) => "exec",
         Cmd::Spec { .. } => "spec",
         Cmd::Features => "features",
+        Cmd::Pod { .. } => "pod",
+        Cmd::Image { .. } => "image",
     }
 }
 
@@ -155,8 +158,10 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     Ok(abs)
 }
 
-fn run_cmd(root: &Path, cmd: Cmd) -> Result<i32> {
+fn run_cmd(root: &Path, images: &Path, cmd: Cmd) -> Result<i32> {
     match cmd {
+        Cmd::Pod { cmd } => super::pod::pod(root, images, cmd),
+        Cmd::Image { cmd } => super::pod::image(images, cmd),
         Cmd::Create(a) => {
             let c = create::create(root, &create_options(&a)?)?;
             // Acknowledge: the init now waits on exec.fifo for `start`.

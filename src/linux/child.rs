@@ -162,7 +162,9 @@ pub(super) fn run(args: &ChildArgs) -> ! {
         // SAFETY: prctl/getppid with integer arguments.
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-            if libc::getppid() != parent {
+            // getppid() reads 0 when the parent is outside our PID namespace.
+            let ppid = libc::getppid();
+            if ppid != parent && ppid != 0 {
                 libc::_exit(1);
             }
         }

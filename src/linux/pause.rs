@@ -61,7 +61,9 @@ fn run(ready_fd: i32, hostname: Option<&CString>, parent: i32, new_net: bool) ->
         }
         // If the supervisor dies, the pod dies with it: never left running unsupervised.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-        if libc::getppid() != parent {
+        // In a new PID namespace the parent is outside it and getppid() reads 0.
+        let ppid = libc::getppid();
+        if ppid != parent && ppid != 0 {
             libc::_exit(1);
         }
         libc::prctl(libc::PR_SET_NAME, c"pause".as_ptr(), 0, 0, 0);

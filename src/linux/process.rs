@@ -123,3 +123,18 @@ pub fn become_subreaper() {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 }
+
+/// Takes ownership of an fd number inherited from our parent (e.g. a readiness pipe passed
+/// as `--ready-fd N`), marking it close-on-exec so it goes no further.
+pub fn adopt_inherited_fd(fd: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if fd <= 2 {
+        return None;
+    }
+    // SAFETY: fcntl on an fd number; F_GETFD fails cleanly (EBADF) if it is not open.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+        return None;
+    }
+    // SAFETY: the fd is open and was handed to this process for exactly this use.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}

@@ -149,6 +149,9 @@ impl Supervisor {
             return;
         }
         if self.phase.is_terminal() {
+            // Succeeded or Failed: stop whatever still runs (sidecars), then finish.
+            let g = self.pod.spec.termination_grace_period_seconds;
+            self.request_stop(g, false);
             return;
         }
         for i in 0..self.ctrs.len() {
@@ -192,7 +195,7 @@ impl Supervisor {
         let apps_done = self.ctrs.iter().filter(|c| c.kind == Kind::App).all(|c| c.done);
         if apps_done && self.pod.spec.restart_policy != RestartPolicy::Always {
             let g = self.pod.spec.termination_grace_period_seconds;
-            self.request_stop(g, "");
+            self.request_stop(g, false);
         }
     }
 
@@ -379,7 +382,7 @@ impl Supervisor {
             if c.kind == Kind::Init && code != 0 {
                 // A regular init container failed under Never: the pod fails.
                 let g = self.pod.spec.termination_grace_period_seconds;
-                self.request_stop(g, "");
+                self.request_stop(g, false);
             }
             return;
         }
@@ -410,13 +413,15 @@ impl Supervisor {
     }
 
     /// Terminates the pod with grace `grace` seconds (0 = force: still 1 s + the 2 s minimum).
-    pub fn request_stop(&mut self, grace: i64, _why: &str) {
+    pub fn request_stop(&mut self, grace: i64, deletion: bool) {
         if self.terminating.is_some() || self.finished {
             return;
         }
         let grace = Duration::from_secs(grace.max(1) as u64);
         self.terminating = Some((Instant::now(), grace));
-        self.deletion_timestamp = Some(now());
+        if deletion {
+            self.deletion_timestamp = Some(now());
+        }
         for c in &mut self.ctrs {
             c.restart_at = None;
         }
@@ -426,6 +431,8 @@ impl Supervisor {
                 self.stop_container(i, grace, &msg, false);
             }
         }
+        // Nothing running (or everything already signalled): finish now, not at the next wake-up.
+        self.advance_termination();
     }
 
     /// The kubelet's killContainer: Killing event, preStop within the grace, stop signal.

@@ -12,4 +12,4 @@ pub mod logs;
 pub mod status;
 pub mod store;
 pub mod supervisor;
-mod volumes;
+pub mod volumes;

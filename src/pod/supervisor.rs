@@ -108,6 +108,7 @@ pub struct Supervisor {
     pub volumes: BTreeMap<String, PathBuf>,
     pub share_pid: bool,
     listener: Option<UnixListener>,
+    last_status: String,
 }
 
 /// Blocks the signals the loop reads, returning the signalfd. Call before any child exists.
@@ -161,6 +162,7 @@ impl Supervisor {
             volumes: BTreeMap::new(),
             share_pid,
             listener: None,
+            last_status: String::new(),
         }
     }
 
@@ -221,7 +223,7 @@ impl Supervisor {
         }
         let ready = records.iter().filter(|c| c.kind == Kind::App && c.ready).count();
         let restarts: u32 = records.iter().map(|c| c.restart_count).sum();
-        let display = status::display_status(self.phase, &self.reason, &records, self.terminating.is_some() && !self.finished);
+        let display = status::display_status(self.phase, &self.reason, &records, self.deletion_timestamp.is_some() && !self.finished);
         let doc = json!({
             "apiVersion": "v1",
             "kind": "Pod",
@@ -236,8 +238,13 @@ impl Supervisor {
                 "containerIDs": self.ctrs.iter().filter_map(|c| c.inst.as_ref().map(|i| json!({"name": c.spec.name, "id": i.oci_id}))).collect::<Vec<_>>(),
             },
         });
-        if let Err(e) = self.dir.write_json("status.json", &doc) {
-            log::warn!("writing pod status: {e:#}");
+        // Written only when it changed: log lines wake the loop far more often than states change.
+        let text = doc.to_string();
+        if text != self.last_status {
+            if let Err(e) = crate::runtime::state::write_atomic(&self.dir.path("status.json"), text.as_bytes(), 0o600) {
+                log::warn!("writing pod status: {e:#}");
+            }
+            self.last_status = text;
         }
     }
 
@@ -392,7 +399,7 @@ impl Supervisor {
                 libc::SIGCHLD => self.reap(),
                 libc::SIGTERM | libc::SIGINT | libc::SIGHUP => {
                     let grace = self.pod.spec.termination_grace_period_seconds;
-                    self.request_stop(grace, "");
+                    self.request_stop(grace, true);
                 }
                 _ => {}
             }
@@ -469,7 +476,7 @@ impl Supervisor {
                 Ok(control::Request::Ping) => control::Reply { ok: true, error: String::new() },
                 Ok(control::Request::Stop { grace, force }) => {
                     let g = if force { 0 } else { grace.unwrap_or(self.pod.spec.termination_grace_period_seconds) };
-                    self.request_stop(g, "");
+                    self.request_stop(g, true);
                     control::Reply { ok: true, error: String::new() }
                 }
                 Err(e) => control::Reply { ok: false, error: format!("{e:#}") },
@@ -495,7 +502,7 @@ impl Supervisor {
                 self.event("Normal", "DeadlineExceeded", "", "Pod was active on the node longer than the specified deadline");
                 self.phase = Phase::Failed;
                 let g = self.pod.spec.termination_grace_period_seconds;
-                self.request_stop(g, "");
+                self.request_stop(g, false);
             }
         }
     }
@@ -516,7 +523,7 @@ impl Supervisor {
             // The sandbox is gone: runp does not re-create it (yet); the pod fails.
             self.event("Normal", "SandboxChanged", "", "Pod sandbox changed, it will be killed and re-created.");
             self.reason = String::new();
-            self.request_stop(0, "");
+            self.request_stop(0, false);
         }
     }
 }

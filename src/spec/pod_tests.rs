@@ -173,8 +173,8 @@ fn seed_manifests_parse() {
 fn yaml_flow_mapping_is_not_mistaken_for_json() {
     let p = parse(&format!("{{apiVersion: v1, kind: Pod, metadata: {{name: a}}, spec: {{containers: [{C}]}}}}"), "f.yaml").unwrap();
     assert_eq!(p.spec.containers[0].name, "app");
-    // Real JSON keeps JSON's error.
-    has(&parse("{\"apiVersion\": \"v1\",}", "f.json").unwrap_err().to_string(), "f.json: trailing comma at line 1 column 19");
+    // Broken JSON keeps JSON's error.
+    has(&parse("{\"apiVersion\": \"v1\", \"spec\": [}", "f.json").unwrap_err().to_string(), "f.json: spec: expected value at line 1 column 31");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use super::field_error::{self as names, FieldError};
 use super::pod::{
-    Container, ContainerPort, EnvVar, IntOrString, LifecycleHandler, MountPropagation, Pod, PodSpec, Probe,
+    Action, Container, ContainerPort, EnvVar, IntOrString, LifecycleHandler, MountPropagation, Pod, PodSpec, Probe,
     RestartPolicy, SeccompProfile, SeccompProfileType, Volume,
 };
 use std::collections::{BTreeSet, HashSet};
@@ -332,31 +332,37 @@ fn port_ref(cx: &mut Ctx<'_>, port: &IntOrString, path: String, ports: &[Contain
     }
 }
 
-fn handler(cx: &mut Ctx<'_>, h: &LifecycleHandler, path: &str, ports: &[ContainerPort]) {
-    let actions = h.actions();
-    match actions.as_slice() {
+/// Exactly one action, and each action's own rules (shared by hooks and probes).
+fn actions(cx: &mut Ctx<'_>, path: &str, actions: &[(&str, Action<'_>)], ports: &[ContainerPort]) {
+    match actions {
         [] => cx.push(FieldError::required(path, "must specify a handler type")),
         [_, (second, _), ..] => cx.push(FieldError::forbidden(format!("{path}.{second}"), "may not specify more than 1 handler type")),
         [_] => {}
     }
-    if let Some(e) = &h.exec {
-        if e.command.is_empty() {
-            cx.push(FieldError::required(format!("{path}.exec.command"), ""));
+    for (_, action) in actions {
+        match action {
+            Action::Exec(e) if e.command.is_empty() => cx.push(FieldError::required(format!("{path}.exec.command"), "")),
+            Action::Exec(_) => {}
+            Action::HttpGet(g) => {
+                port_ref(cx, &g.port, format!("{path}.httpGet.port"), ports);
+                headers(cx, g, path);
+            }
+            Action::TcpSocket(t) => port_ref(cx, &t.port, format!("{path}.tcpSocket.port"), ports),
+            Action::Grpc(g) if !(1..=65535).contains(&g.port) => {
+                cx.push(FieldError::invalid(format!("{path}.grpc.port"), &g.port, "must be between 1 and 65535, inclusive"));
+            }
+            Action::Grpc(_) => {}
+            Action::Sleep(s) if s.seconds < 0 || s.seconds > cx.grace => {
+                let detail = format!("must be non-negative and less than terminationGracePeriodSeconds ({})", cx.grace);
+                cx.push(FieldError::invalid(format!("{path}.sleep.seconds"), &s.seconds, detail));
+            }
+            Action::Sleep(_) => {}
         }
     }
-    if let Some(g) = &h.http_get {
-        port_ref(cx, &g.port, format!("{path}.httpGet.port"), ports);
-        headers(cx, g, path);
-    }
-    if let Some(t) = &h.tcp_socket {
-        port_ref(cx, &t.port, format!("{path}.tcpSocket.port"), ports);
-    }
-    if let Some(s) = &h.sleep {
-        if s.seconds < 0 || s.seconds > cx.grace {
-            let detail = format!("must be non-negative and less than terminationGracePeriodSeconds ({})", cx.grace);
-            cx.push(FieldError::invalid(format!("{path}.sleep.seconds"), &s.seconds, detail));
-        }
-    }
+}
+
+fn handler(cx: &mut Ctx<'_>, h: &LifecycleHandler, path: &str, ports: &[ContainerPort]) {
+    actions(cx, path, &h.actions(), ports);
 }
 
 fn headers(cx: &mut Ctx<'_>, g: &super::pod::HttpGetAction, path: &str) {
@@ -369,29 +375,7 @@ fn headers(cx: &mut Ctx<'_>, g: &super::pod::HttpGetAction, path: &str) {
 }
 
 fn probe(cx: &mut Ctx<'_>, p: &Probe, path: &str, which: &str, ports: &[ContainerPort]) {
-    let actions = p.actions();
-    match actions.as_slice() {
-        [] => cx.push(FieldError::required(path, "must specify a handler type")),
-        [_, (second, _), ..] => cx.push(FieldError::forbidden(format!("{path}.{second}"), "may not specify more than 1 handler type")),
-        [_] => {}
-    }
-    if let Some(e) = &p.exec {
-        if e.command.is_empty() {
-            cx.push(FieldError::required(format!("{path}.exec.command"), ""));
-        }
-    }
-    if let Some(g) = &p.http_get {
-        port_ref(cx, &g.port, format!("{path}.httpGet.port"), ports);
-        headers(cx, g, path);
-    }
-    if let Some(t) = &p.tcp_socket {
-        port_ref(cx, &t.port, format!("{path}.tcpSocket.port"), ports);
-    }
-    if let Some(g) = &p.grpc {
-        if !(1..=65535).contains(&g.port) {
-            cx.push(FieldError::invalid(format!("{path}.grpc.port"), &g.port, "must be between 1 and 65535, inclusive"));
-        }
-    }
+    actions(cx, path, &p.actions(), ports);
     if p.initial_delay_seconds < 0 {
         cx.push(FieldError::invalid(format!("{path}.initialDelaySeconds"), &p.initial_delay_seconds, "must be greater than or equal to 0"));
     }

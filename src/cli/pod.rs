@@ -1,0 +1,506 @@
+//! `runp pod ...` and `runp image ...`: kubectl-like verbs over the pod supervisor.
+
+use crate::pod::backoff::BackoffConfig;
+use crate::pod::images::{ImageConfig, Images};
+use crate::pod::store::{self, PodDir};
+use crate::pod::supervisor::{self, Options, Supervisor};
+use crate::pod::{control, logs};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Subcommand;
+use serde_json::Value;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Subcommand, Debug)]
+pub enum PodCmd {
+    /// Run a Pod manifest (YAML or JSON; - for stdin). In the foreground, print events and
+    /// exit when the pod ends (0 Succeeded, 1 Failed); SIGINT/SIGTERM stop it gracefully.
+    Run {
+        file: PathBuf,
+        #[arg(short, long)]
+        detach: bool,
+    },
+    /// List pods (NAME READY STATUS RESTARTS AGE).
+    List {
+        #[arg(short, long)]
+        output: Option<String>,
+    },
+    /// Print a pod's status.
+    Status {
+        name: String,
+        #[arg(short, long)]
+        output: Option<String>,
+    },
+    /// Containers, conditions and events.
+    Describe { name: String },
+    /// A container's log.
+    Logs {
+        name: String,
+        #[arg(short, long)]
+        container: Option<String>,
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(short, long)]
+        previous: bool,
+        #[arg(long)]
+        timestamps: bool,
+    },
+    /// Run a command in a container of the pod.
+    Exec {
+        name: String,
+        #[arg(short, long)]
+        container: Option<String>,
+        #[arg(short, long)]
+        interactive: bool,
+        #[arg(short, long)]
+        tty: bool,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Stop a pod: preStop hooks, then the stop signal, SIGKILL at the end of the grace period.
+    Stop {
+        name: String,
+        #[arg(long)]
+        grace_period: Option<i64>,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove a stopped pod (--force: stop it first).
+    Rm {
+        name: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// The pod's events.
+    Events {
+        name: String,
+        #[arg(short, long)]
+        output: Option<String>,
+    },
+    /// Internal: the detached supervisor.
+    #[command(hide = true)]
+    Supervise {
+        name: String,
+        #[arg(long)]
+        ready_fd: Option<i32>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCmd {
+    /// Make a root filesystem directory available as image NAME.
+    Import {
+        name: String,
+        dir: PathBuf,
+        /// The image's default command (like Docker's CMD), space-separated.
+        #[arg(long, default_value = "sh")]
+        cmd: String,
+    },
+    List,
+    Rm { name: String },
+}
+
+pub fn image_dir(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("RUNP_IMAGE_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(crate::pod::images::DEFAULT_DIR))
+}
+
+pub fn image(dir: &Path, cmd: ImageCmd) -> Result<i32> {
+    let images = Images::new(dir);
+    match cmd {
+        ImageCmd::Import { name, dir: src, cmd } => {
+            let cfg = ImageConfig { cmd: cmd.split_whitespace().map(String::from).collect(), ..Default::default() };
+            let full = images.import(&name, &src, cfg)?;
+            println!("{full}");
+        }
+        ImageCmd::List => {
+            println!("{:<30} {}", "IMAGE", "CREATED");
+            for i in images.list()? {
+                println!("{:<30} {}", i.name, i.created);
+            }
+        }
+        ImageCmd::Rm { name } => images.remove(&name)?,
+    }
+    Ok(0)
+}
+
+fn backoff_from_env() -> BackoffConfig {
+    let ms = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+    let d = BackoffConfig::default();
+    BackoffConfig { initial: ms("RUNP_BACKOFF_INITIAL_MS").unwrap_or(d.initial), cap: ms("RUNP_BACKOFF_CAP_MS").unwrap_or(d.cap) }
+}
+
+pub fn pod(root: &Path, images: &Path, cmd: PodCmd) -> Result<i32> {
+    match cmd {
+        PodCmd::Run { file, detach } => run(root, images, &file, detach),
+        PodCmd::Supervise { name, ready_fd } => supervise(root, images, &name, ready_fd),
+        PodCmd::List { output } => list(root, output.as_deref()),
+        PodCmd::Status { name, output } => status(root, &name, output.as_deref()),
+        PodCmd::Describe { name } => describe(root, &name),
+        PodCmd::Logs { name, container, follow, previous, timestamps } => logs_cmd(root, &name, container.as_deref(), follow, previous, timestamps),
+        PodCmd::Exec { name, container, interactive: _, tty, command } => exec(root, &name, container.as_deref(), tty, command),
+        PodCmd::Stop { name, grace_period, force } => stop(root, &name, grace_period, force).map(|_| 0),
+        PodCmd::Rm { name, force } => rm(root, &name, force).map(|_| 0),
+        PodCmd::Events { name, output } => events(root, &name, output.as_deref()),
+    }
+}
+
+fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> {
+    let (text, source) = if file == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the manifest from stdin")?;
+        (s, "<stdin>".to_string())
+    } else {
+        (std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?, file.display().to_string())
+    };
+    let pod = crate::spec::pod::parse_any(&text, &source)?;
+    let images = Images::new(image_dir);
+    for (field, cs) in [("initContainers", &pod.spec.init_containers), ("containers", &pod.spec.containers)] {
+        for (i, c) in cs.iter().enumerate() {
+            images.get(&c.image).with_context(|| format!("spec.{field}[{i}] ({}): image {:?}", c.name, c.image))?;
+        }
+    }
+    let dir = PodDir::new(root, &pod.metadata.name)?;
+    dir.create()?;
+    let saved = dir.write_json("pod.json", &pod);
+    if let Err(e) = saved {
+        let _ = std::fs::remove_dir_all(&dir.dir);
+        return Err(e);
+    }
+    if detach {
+        return spawn_supervisor(root, image_dir, &dir);
+    }
+    let sfd = supervisor::signal_fd()?;
+    let opts = Options { root: root.to_path_buf(), image_dir: image_dir.to_path_buf(), backoff: backoff_from_env(), print_events: true };
+    let mut sup = Supervisor::new(opts, pod, dir);
+    let phase = sup.run(&sfd, None)?;
+    println!("pod/{} {}", sup.pod.metadata.name, phase.as_str());
+    Ok(if phase == crate::pod::status::Phase::Succeeded { 0 } else { 1 })
+}
+
+/// Starts `runp pod supervise NAME` in its own session and waits until it accepted the pod.
+fn spawn_supervisor(root: &Path, image_dir: &Path, dir: &PodDir) -> Result<i32> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::empty()).context("pipe")?;
+    let exe = std::env::current_exe().context("finding the runp binary")?;
+    let log = std::fs::File::create(dir.path("supervisor.log")).context("creating supervisor.log")?;
+    let mut cmd = crate::linux::command::clean_command(&exe.to_string_lossy(), &[]);
+    cmd.arg("--root")
+        .arg(root)
+        .arg("--image-dir")
+        .arg(image_dir)
+        .args(["pod", "supervise", &dir.name, "--ready-fd", &w.as_raw_fd().to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().context("starting the pod supervisor")?;
+    drop(w);
+    let mut msg = String::new();
+    let mut f = std::fs::File::from(r);
+    let _ = std::io::Read::read_to_string(&mut f, &mut msg);
+    drop(child);
+    if msg.trim() == "ok" {
+        println!("pod/{} created", dir.name);
+        return Ok(0);
+    }
+    let _ = std::fs::remove_dir_all(&dir.dir);
+    if msg.trim().is_empty() {
+        bail!("the pod supervisor exited before accepting the pod (see its log)");
+    }
+    bail!("{}", msg.trim())
+}
+
+fn supervise(root: &Path, image_dir: &Path, name: &str, ready_fd: Option<i32>) -> Result<i32> {
+    // The pipe to our parent: it must not leak into pause or containers.
+    let ready = ready_fd.and_then(crate::linux::process::adopt_inherited_fd);
+    let dir = PodDir::new(root, name)?;
+    let pod: crate::spec::pod::Pod = dir.read_json("pod.json")?;
+    let sfd = supervisor::signal_fd()?;
+    let opts = Options { root: root.to_path_buf(), image_dir: image_dir.to_path_buf(), backoff: backoff_from_env(), print_events: false };
+    let mut sup = Supervisor::new(opts, pod, dir);
+    let phase = sup.run(&sfd, ready)?;
+    Ok(if phase == crate::pod::status::Phase::Succeeded { 0 } else { 1 })
+}
+
+fn read_status(root: &Path, name: &str) -> Result<(PodDir, Value)> {
+    let dir = PodDir::new(root, name)?;
+    if !dir.exists() {
+        bail!("pod {name:?} not found");
+    }
+    let mut v: Value = dir.read_json("status.json")?;
+    // A supervisor that died leaves a status that claims life: report what is true.
+    let terminal = matches!(v["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+    if !terminal && !dir.supervisor_alive() {
+        v["status"]["phase"] = Value::from("Failed");
+        v["status"]["reason"] = Value::from("SupervisorLost");
+        v["status"]["message"] = Value::from("the pod's supervisor is gone; its containers were killed with it");
+        v["runp"]["display"] = Value::from("Unknown");
+    }
+    Ok((dir, v))
+}
+
+fn age(since: &str) -> String {
+    let _ = since;
+    let created = std::fs::metadata(since).ok().and_then(|m| m.modified().ok());
+    let secs = created.and_then(|c| c.elapsed().ok()).map(|d| d.as_secs()).unwrap_or(0);
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s => format!("{}h", s / 3600),
+    }
+}
+
+fn list(root: &Path, output: Option<&str>) -> Result<i32> {
+    let mut items = Vec::new();
+    for name in store::list(root) {
+        if let Ok((dir, mut v)) = read_status(root, &name) {
+            v["runp"]["age"] = Value::from(age(&dir.path("pod.json").to_string_lossy()));
+            items.push(v);
+        }
+    }
+    if output == Some("json") {
+        let list: Vec<Value> = items.into_iter().map(strip).collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": list}))?);
+        return Ok(0);
+    }
+    println!("{:<30} {:<7} {:<20} {:<9} {}", "NAME", "READY", "STATUS", "RESTARTS", "AGE");
+    for v in items {
+        let r = &v["runp"];
+        println!(
+            "{:<30} {:<7} {:<20} {:<9} {}",
+            v["metadata"]["name"].as_str().unwrap_or(""),
+            r["ready"].as_str().unwrap_or(""),
+            r["display"].as_str().unwrap_or(""),
+            r["restarts"].as_u64().unwrap_or(0),
+            r["age"].as_str().unwrap_or("")
+        );
+    }
+    Ok(0)
+}
+
+/// The Pod object without runp's bookkeeping.
+fn strip(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("runp");
+    }
+    v
+}
+
+fn status(root: &Path, name: &str, output: Option<&str>) -> Result<i32> {
+    let (_, v) = read_status(root, name)?;
+    match output.unwrap_or("json") {
+        "json" => println!("{}", serde_json::to_string_pretty(&strip(v))?),
+        "yaml" => print!("{}", yaml_serde::to_string(&strip(v)).context("formatting YAML")?),
+        "wide" | "name" => println!("pod/{name} {}", v["runp"]["display"].as_str().unwrap_or("")),
+        o => bail!("unknown output format {o:?} (json, yaml)"),
+    }
+    Ok(0)
+}
+
+fn describe(root: &Path, name: &str) -> Result<i32> {
+    let (dir, v) = read_status(root, name)?;
+    let mut out = std::io::stdout().lock();
+    let m = &v["metadata"];
+    let s = &v["status"];
+    writeln!(out, "Name:         {}", m["name"].as_str().unwrap_or(""))?;
+    writeln!(out, "Namespace:    {}", m["namespace"].as_str().unwrap_or(""))?;
+    writeln!(out, "UID:          {}", m["uid"].as_str().unwrap_or(""))?;
+    writeln!(out, "Start Time:   {}", s["startTime"].as_str().unwrap_or(""))?;
+    writeln!(out, "Status:       {}", v["runp"]["display"].as_str().unwrap_or(""))?;
+    writeln!(out, "Phase:        {}", s["phase"].as_str().unwrap_or(""))?;
+    if let Some(r) = s["reason"].as_str() {
+        writeln!(out, "Reason:       {r}")?;
+        writeln!(out, "Message:      {}", s["message"].as_str().unwrap_or(""))?;
+    }
+    writeln!(out, "IP:           {}", s["podIP"].as_str().unwrap_or(""))?;
+    for (title, key) in [("Init Containers", "initContainerStatuses"), ("Containers", "containerStatuses")] {
+        let Some(list) = s[key].as_array() else { continue };
+        writeln!(out, "{title}:")?;
+        for c in list {
+            writeln!(out, "  {}:", c["name"].as_str().unwrap_or(""))?;
+            writeln!(out, "    Container ID:   {}", c["containerID"].as_str().unwrap_or(""))?;
+            writeln!(out, "    Image:          {}", c["image"].as_str().unwrap_or(""))?;
+            describe_state(&mut out, "State", &c["state"])?;
+            if c["lastState"].as_object().is_some_and(|o| !o.is_empty()) {
+                describe_state(&mut out, "Last State", &c["lastState"])?;
+            }
+            writeln!(out, "    Ready:          {}", c["ready"])?;
+            writeln!(out, "    Restart Count:  {}", c["restartCount"])?;
+        }
+    }
+    writeln!(out, "Conditions:\n  Type                        Status")?;
+    for c in s["conditions"].as_array().into_iter().flatten() {
+        writeln!(out, "  {:<27} {}", c["type"].as_str().unwrap_or(""), c["status"].as_str().unwrap_or(""))?;
+    }
+    writeln!(out, "Events:")?;
+    let ev: crate::pod::events::Events = dir.read_json("events.json").unwrap_or_default();
+    writeln!(out, "  {:<8} {:<22} {:<25} {:<10} {}", "Type", "Reason", "Last seen", "From", "Message")?;
+    for e in ev.items {
+        let count = if e.count > 1 { format!(" (x{} since {})", e.count, e.first_timestamp) } else { String::new() };
+        writeln!(out, "  {:<8} {:<22} {:<25} {:<10} {}{count}", e.kind, e.reason, e.last_timestamp, "kubelet", e.message)?;
+    }
+    Ok(0)
+}
+
+fn describe_state(out: &mut impl Write, title: &str, st: &Value) -> Result<()> {
+    let Some((k, d)) = st.as_object().and_then(|o| o.iter().next()) else { return Ok(()) };
+    let label = format!("{title}:");
+    writeln!(out, "    {label:<16}{}", capitalize(k))?;
+    for (key, name) in [("reason", "Reason"), ("message", "Message"), ("exitCode", "Exit Code"), ("startedAt", "Started"), ("finishedAt", "Finished")] {
+        if let Some(v) = d.get(key) {
+            let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            writeln!(out, "      {:<14}{v}", format!("{name}:"))?;
+        }
+    }
+    Ok(())
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+/// The container's status entry and its kind key.
+fn container_entry<'a>(v: &'a Value, name: Option<&str>) -> Result<&'a Value> {
+    let apps = v["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+    let all: Vec<&Value> = v["status"]["initContainerStatuses"].as_array().into_iter().flatten().chain(v["status"]["containerStatuses"].as_array().into_iter().flatten()).collect();
+    let want = match name {
+        Some(n) => n.to_string(),
+        // The first app container in spec order, as kubectl's default container.
+        None => v["spec"]["containers"][0]["name"].as_str().map(str::to_string).or_else(|| apps.first().and_then(|c| c["name"].as_str().map(str::to_string))).unwrap_or_default(),
+    };
+    all.into_iter().find(|c| c["name"].as_str() == Some(want.as_str())).ok_or_else(|| anyhow!("container {want:?} not found in pod"))
+}
+
+fn logs_cmd(root: &Path, name: &str, container: Option<&str>, follow: bool, previous: bool, timestamps: bool) -> Result<i32> {
+    let (dir, v) = read_status(root, name)?;
+    let c = container_entry(&v, container)?;
+    let cname = c["name"].as_str().unwrap_or_default().to_string();
+    let restarts = c["restartCount"].as_u64().unwrap_or(0) as u32;
+    let instance = if previous {
+        if restarts == 0 {
+            bail!("previous terminated container {cname:?} in pod {name:?} not found");
+        }
+        restarts - 1
+    } else {
+        restarts
+    };
+    let path = logs::path(&dir.logs(), &cname, instance);
+    let mut out = std::io::stdout().lock();
+    let mut offset = 0usize;
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        // Only whole lines; a partial last line waits for the next round.
+        let end = text.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        if end > offset {
+            logs::render(&text[offset..end], timestamps, &mut out)?;
+            out.flush()?;
+            offset = end;
+        }
+        if !follow {
+            return Ok(0);
+        }
+        let (_, now) = read_status(root, name)?;
+        let done = matches!(now["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let still_this = container_entry(&now, Some(&cname)).map(|c| c["restartCount"].as_u64().unwrap_or(0) as u32 == instance && c["state"].get("running").is_some()).unwrap_or(false);
+        if done || (!still_this && offset >= text.len()) {
+            if !still_this {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                if text.len() > offset {
+                    logs::render(&text[offset..], timestamps, &mut out)?;
+                }
+            }
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn exec(root: &Path, name: &str, container: Option<&str>, tty: bool, command: Vec<String>) -> Result<i32> {
+    let (_, v) = read_status(root, name)?;
+    let c = container_entry(&v, container)?;
+    let cname = c["name"].as_str().unwrap_or_default();
+    let id = v["runp"]["containerIDs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|x| x["name"].as_str() == Some(cname))
+        .and_then(|x| x["id"].as_str())
+        .ok_or_else(|| anyhow!("container {cname:?} in pod {name:?} is not running"))?;
+    let o = crate::runtime::exec::ExecOptions { id: id.to_string(), args: command, tty, ..Default::default() };
+    crate::runtime::exec::exec(root, &o)
+}
+
+/// Asks the supervisor to stop the pod and waits until it has.
+pub fn stop(root: &Path, name: &str, grace: Option<i64>, force: bool) -> Result<()> {
+    let dir = PodDir::new(root, name)?;
+    if !dir.exists() {
+        bail!("pod {name:?} not found");
+    }
+    if !dir.supervisor_alive() {
+        cleanup_orphans(root, &dir);
+        return Ok(());
+    }
+    control::call(&dir.control(), &control::Request::Stop { grace, force }, Duration::from_secs(10))?;
+    let spec_grace: i64 = dir.read_json::<crate::spec::pod::Pod>("pod.json").map(|p| p.spec.termination_grace_period_seconds).unwrap_or(30);
+    let g = if force { 1 } else { grace.unwrap_or(spec_grace).max(1) };
+    let deadline = Instant::now() + Duration::from_secs(g as u64 + 15);
+    while dir.supervisor_alive() {
+        if Instant::now() > deadline {
+            bail!("pod {name:?} did not stop in time");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+/// After a supervisor died: kill and remove whatever of the pod is left.
+fn cleanup_orphans(root: &Path, dir: &PodDir) {
+    if let Ok(v) = dir.read_json::<Value>("status.json") {
+        for c in v["runp"]["containerIDs"].as_array().into_iter().flatten() {
+            if let Some(id) = c["id"].as_str() {
+                let _ = crate::runtime::delete::delete(root, id, true);
+            }
+        }
+        if let Some(uid) = v["metadata"]["uid"].as_str() {
+            crate::pod::volumes::remove_cgroup_dirs(&format!("/runp/pod_{uid}"));
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir.path("volumes")) {
+        for e in entries.flatten() {
+            let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+fn rm(root: &Path, name: &str, force: bool) -> Result<()> {
+    let dir = PodDir::new(root, name)?;
+    if !dir.dir.exists() {
+        bail!("pod {name:?} not found");
+    }
+    if dir.supervisor_alive() {
+        if !force {
+            bail!("pod {name:?} is running: stop it first, or use --force");
+        }
+        stop(root, name, Some(0), true)?;
+    }
+    cleanup_orphans(root, &dir);
+    std::fs::remove_dir_all(&dir.dir).with_context(|| format!("removing {}", dir.dir.display()))?;
+    Ok(())
+}
+
+fn events(root: &Path, name: &str, output: Option<&str>) -> Result<i32> {
+    let dir = PodDir::new(root, name)?;
+    let ev: crate::pod::events::Events = dir.read_json("events.json").unwrap_or_default();
+    if output == Some("json") {
+        println!("{}", serde_json::to_string_pretty(&ev.items)?);
+    } else {
+        for e in ev.items {
+            println!("{} {:<7} {:<20} {} {}", e.last_timestamp, e.kind, e.reason, e.field_path, e.message);
+        }
+    }
+    Ok(0)
+}
