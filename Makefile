@@ -30,21 +30,21 @@ deps:
 build:
 	cargo build --release
 
-# Builds bundles/busybox/rootfs (gitignored) next to the committed config.json.
-# The script is a no-op when the rootfs is already up to date.
-bundles:
+# Builds bundles/busybox/rootfs (gitignored) next to the committed config.json, and
+# imports it as image `busybox` for pods (RUNP_IMAGE_DIR, default /var/lib/runp/images).
+bundles: build
 	scripts/mkbundle.sh $(BUNDLE)
+	$(RUNP) image import busybox $(BUNDLE)/rootfs >/dev/null
 
-# `run` without --keep deletes the container when it exits; the trap covers
-# the case where runp fails halfway.
+# One OCI container, then a whole pod: init container, app + sidecar sharing a volume,
+# hooks, logs, exec, a graceful stop. Everything it makes lives in a temp dir it removes.
 demo: deps build bundles
 	@[[ $$(id -u) -eq 0 ]] || { echo "error: make demo must run as root" >&2; exit 1; }
 	@id=runp-demo-$$$$; \
 	trap '$(RUNP) delete --force '"$$id"' >/dev/null 2>&1 || true' EXIT; \
 	echo "+ runp run --bundle $(BUNDLE) $$id"; \
-	$(RUNP) run --bundle $(BUNDLE) "$$id"; \
-	echo "+ runp list    # empty again: run deleted the container"; \
-	$(RUNP) list
+	$(RUNP) run --bundle $(BUNDLE) "$$id"
+	@RUNP=$(RUNP) scripts/demo.sh
 
 # Runs the whole suite; tests find the bundle through RUNP_TEST_BUNDLE.
 # nextest runs each test in its own process (and in parallel); plain cargo
