@@ -73,11 +73,22 @@ pub enum PodCmd {
         #[arg(long)]
         force: bool,
     },
-    /// The pod's events.
+    /// The pod's events (-f: stream them until the pod is gone).
     Events {
         name: String,
         #[arg(short, long)]
         output: Option<String>,
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Wait like kubectl wait: --for=condition=Ready, --for=phase=Succeeded, --for=delete.
+    Wait {
+        name: String,
+        #[arg(long = "for")]
+        condition: String,
+        /// 30s, 500ms, 2m (default 30s).
+        #[arg(long, default_value = "30s")]
+        timeout: String,
     },
     /// Internal: the detached supervisor.
     #[command(hide = true)]
@@ -144,7 +155,8 @@ pub fn pod(root: &Path, images: &Path, cmd: PodCmd) -> Result<i32> {
         PodCmd::Exec { name, container, interactive: _, tty, command } => exec(root, &name, container.as_deref(), tty, command),
         PodCmd::Stop { name, grace_period, force } => stop(root, &name, grace_period, force).map(|_| 0),
         PodCmd::Rm { name, force } => rm(root, &name, force).map(|_| 0),
-        PodCmd::Events { name, output } => events(root, &name, output.as_deref()),
+        PodCmd::Events { name, output, follow } => events(root, &name, output.as_deref(), follow),
+        PodCmd::Wait { name, condition, timeout } => wait(root, &name, &condition, &timeout),
     }
 }
 
@@ -492,15 +504,87 @@ fn rm(root: &Path, name: &str, force: bool) -> Result<()> {
     Ok(())
 }
 
-fn events(root: &Path, name: &str, output: Option<&str>) -> Result<i32> {
+fn events(root: &Path, name: &str, output: Option<&str>, follow: bool) -> Result<i32> {
     let dir = PodDir::new(root, name)?;
-    let ev: crate::pod::events::Events = dir.read_json("events.json").unwrap_or_default();
-    if output == Some("json") {
-        println!("{}", serde_json::to_string_pretty(&ev.items)?);
-    } else {
-        for e in ev.items {
-            println!("{} {:<7} {:<20} {} {}", e.last_timestamp, e.kind, e.reason, e.field_path, e.message);
-        }
+    if !dir.dir.exists() {
+        bail!("pod {name:?} not found");
     }
-    Ok(0)
+    // Events are identified by (index, count): a merged repeat is printed again.
+    let mut seen: Vec<u32> = Vec::new();
+    let mut out = std::io::stdout().lock();
+    loop {
+        let ev: crate::pod::events::Events = dir.read_json("events.json").unwrap_or_default();
+        for (i, e) in ev.items.iter().enumerate() {
+            if seen.get(i) == Some(&e.count) {
+                continue;
+            }
+            if i >= seen.len() {
+                seen.resize(i + 1, 0);
+            }
+            seen[i] = e.count;
+            if output == Some("json") {
+                writeln!(out, "{}", serde_json::to_string(e)?)?;
+            } else {
+                writeln!(out, "{} {:<7} {:<20} {} {}", e.last_timestamp, e.kind, e.reason, e.field_path, e.message)?;
+            }
+        }
+        out.flush()?;
+        if !follow || !dir.supervisor_alive() {
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// "30s", "500ms", "2m", "1h" or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration> {
+    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.trim().len()));
+    let n: f64 = num.parse().map_err(|_| anyhow!("invalid duration {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => bail!("invalid duration {s:?}"),
+    };
+    if !(0.0..1e9).contains(&secs) {
+        bail!("invalid duration {s:?}");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// `kubectl wait`: exits 0 when the condition holds, 1 with an error at the timeout.
+fn wait(root: &Path, name: &str, cond: &str, timeout: &str) -> Result<i32> {
+    let deadline = Instant::now() + parse_duration(timeout)?;
+    let check = |v: &Value| -> Result<bool> {
+        if let Some(c) = cond.strip_prefix("condition=") {
+            let (ty, want) = c.split_once('=').unwrap_or((c, "True"));
+            let want = if want.eq_ignore_ascii_case("true") { "True" } else { "False" };
+            return Ok(v["status"]["conditions"].as_array().into_iter().flatten().any(|x| {
+                x["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(ty)) && x["status"] == want
+            }));
+        }
+        if let Some(p) = cond.strip_prefix("phase=") {
+            return Ok(v["status"]["phase"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(p)));
+        }
+        bail!("--for must be condition=NAME[=true|false], phase=PHASE or delete")
+    };
+    loop {
+        let state = read_status(root, name);
+        match (cond, &state) {
+            ("delete", Err(_)) => return Ok(0),
+            ("delete", Ok(_)) => {}
+            (_, Ok((_, v))) => {
+                if check(v)? {
+                    println!("pod/{name} condition met");
+                    return Ok(0);
+                }
+            }
+            (_, Err(e)) => bail!("{e:#}"),
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out waiting for the condition on pods/{name}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -278,6 +278,7 @@ impl Supervisor {
             log_path,
         };
         drop(created);
+        self.ctrs[i].probes = super::probes::workers(&spec, inst.started);
         self.ctrs[i].inst = Some(inst);
         let fp = self.ctrs[i].field_path.clone();
         self.event("Normal", "Pulled", &fp, &format!("Container image \"{}\" already present on machine", spec.image));
@@ -298,9 +299,10 @@ impl Supervisor {
         let c = &mut self.ctrs[i];
         let Some(inst) = &c.inst else { return };
         c.status.state = State::Running { started_at: inst.started_at.clone() };
-        let long_running = c.kind != Kind::Init;
-        c.status.started = long_running;
-        c.status.ready = long_running;
+        // Without a startup probe a running container is started; with one, when it passes.
+        let has_startup = c.probes.iter().any(|w| w.kind == super::probes::Kind::Startup);
+        c.status.started = c.kind != Kind::Init && !has_startup;
+        self.update_ready(i);
     }
 
     /// A container's main process exited with `code`.
@@ -360,6 +362,7 @@ impl Supervisor {
         let c = &mut self.ctrs[i];
         c.hook = None;
         c.stopping = None;
+        c.probes.clear();
         c.status.started = false;
         c.status.ready = c.kind == Kind::Init && t.exit_code == 0;
         let code = t.exit_code;

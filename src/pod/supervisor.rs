@@ -74,6 +74,8 @@ pub struct Ctr {
     pub restart_at: Option<Instant>,
     /// The pod-level reason this container finished for good (no more restarts).
     pub done: bool,
+    /// Probe workers of the current instance.
+    pub probes: Vec<super::probes::Worker>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +85,8 @@ pub enum Timer {
     Grace(usize),
     Kill(usize),
     Deadline,
+    ProbeTick(usize, usize),
+    ProbeTimeout(usize, usize),
 }
 
 pub struct Supervisor {
@@ -305,6 +309,15 @@ impl Supervisor {
             if let Some((_, Run::Sleep { until })) = &c.hook {
                 consider(*until, Timer::HookSleep(i));
             }
+            if c.inst.is_some() {
+                for (w, p) in c.probes.iter().enumerate() {
+                    match &p.running {
+                        Some(r) => consider(r.deadline, Timer::ProbeTimeout(i, w)),
+                        None if !p.on_hold => consider(p.next, Timer::ProbeTick(i, w)),
+                        None => {}
+                    }
+                }
+            }
             if let Some(s) = &c.stopping {
                 if !s.signalled {
                     consider(s.deadline, Timer::Grace(i));
@@ -342,6 +355,7 @@ impl Supervisor {
             Listener,
             Log(usize, Stream),
             Hook(usize),
+            Probe(usize, usize),
         }
         let mut slots: Vec<Slot> = vec![Slot::Signal];
         let mut fds = vec![nix::poll::PollFd::new(sfd.as_fd(), nix::poll::PollFlags::POLLIN)];
@@ -363,6 +377,12 @@ impl Supervisor {
             if let Some((_, run)) = &c.hook {
                 if let Some((fd, ev)) = run.poll_fd() {
                     slots.push(Slot::Hook(i));
+                    fds.push(nix::poll::PollFd::new(fd, ev));
+                }
+            }
+            for (w, p) in c.probes.iter().enumerate() {
+                if let Some((fd, ev)) = p.poll_fd() {
+                    slots.push(Slot::Probe(i, w));
                     fds.push(nix::poll::PollFd::new(fd, ev));
                 }
             }
@@ -388,6 +408,7 @@ impl Supervisor {
                 Slot::Listener => self.on_control(),
                 Slot::Log(c, s) => self.on_log(c, s),
                 Slot::Hook(c) => self.on_hook_io(c),
+                Slot::Probe(c, w) => self.probe_io(c, w),
             }
         }
         Ok(())
@@ -424,6 +445,13 @@ impl Supervisor {
             }
             if let Some(i) = self.ctrs.iter().position(|c| c.inst.as_ref().is_some_and(|x| x.pid == pid)) {
                 self.on_exit(i, code);
+                continue;
+            }
+            let probe = self.ctrs.iter().enumerate().find_map(|(i, c)| {
+                c.probes.iter().position(|w| matches!(w.running.as_ref().map(|r| &r.check), Some(super::probes::Check::Exec { pid: p, .. }) if *p == pid)).map(|w| (i, w))
+            });
+            if let Some((i, w)) = probe {
+                self.probe_exited(i, w, code);
                 continue;
             }
             if let Some(i) = self.ctrs.iter().position(|c| matches!(c.hook, Some((_, Run::Exec { pid: p }))  if p == pid)) {
@@ -496,6 +524,8 @@ impl Supervisor {
             Timer::HookSleep(i) => self.on_hook_done(i, Ok(())),
             Timer::Grace(i) => self.grace_expired(i),
             Timer::Kill(i) => self.kill_now(i),
+            Timer::ProbeTick(i, w) => self.probe_tick(i, w),
+            Timer::ProbeTimeout(i, w) => self.probe_timeout(i, w),
             Timer::Deadline => {
                 self.reason = "DeadlineExceeded".into();
                 self.message = "Pod was active on the node longer than the specified deadline".into();
@@ -569,6 +599,7 @@ impl Ctr {
             stopping: None,
             restart_at: None,
             done: false,
+            probes: Vec::new(),
         }
     }
 }
