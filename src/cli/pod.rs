@@ -585,6 +585,6 @@ fn wait(root: &Path, name: &str, cond: &str, timeout: &str) -> Result<i32> {
         if Instant::now() >= deadline {
             bail!("timed out waiting for the condition on pods/{name}");
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }

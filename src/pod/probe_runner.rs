@@ -26,6 +26,14 @@ impl Supervisor {
         if !worker.due(now, started, terminating) {
             return;
         }
+        // Probe timing precision, measured by `make bench` (one line per check started).
+        if let Some(path) = std::env::var_os("RUNP_PROBE_TRACE") {
+            use std::io::Write;
+            let line = format!("{} {} {}\n", self.pod.metadata.name, worker.kind.name(), worker.lateness.as_micros());
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
         let deadline = now + worker.timeout();
         let probe = worker.probe.clone();
         let spec = self.ctrs[i].spec.clone();

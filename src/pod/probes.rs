@@ -62,6 +62,8 @@ pub struct Worker {
     pub result: Option<bool>,
     /// Done with this instance (startup decided, or liveness failed).
     pub on_hold: bool,
+    /// How late the last tick ran after its scheduled time (for RUNP_PROBE_TRACE).
+    pub lateness: Duration,
 }
 
 impl Worker {
@@ -80,6 +82,7 @@ impl Worker {
                 Kind::Startup => None,
             },
             on_hold: false,
+            lateness: Duration::ZERO,
         }
     }
 
@@ -93,6 +96,7 @@ impl Worker {
 
     /// Is a check due at this tick? (The tick itself always moves on by one period.)
     pub fn due(&mut self, now: Instant, container_started: bool, terminating: bool) -> bool {
+        self.lateness = now.saturating_duration_since(self.next);
         while self.next <= now {
             self.next += self.period();
         }

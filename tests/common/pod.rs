@@ -395,3 +395,12 @@ pub fn times(path: &Path, tag: &str) -> Vec<f64> {
 pub fn stamp(tag: &str, file: &str) -> String {
     format!("echo {tag} $(cut -d' ' -f1 /proc/uptime) >> {file}")
 }
+
+/// A YAML (JSON) double-quoted scalar for any string: scripts go into manifests with it.
+pub fn q(s: &str) -> String {
+    serde_json::to_string(s).expect("json string")
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
