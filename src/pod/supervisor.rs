@@ -113,6 +113,8 @@ pub struct Supervisor {
     pub share_pid: bool,
     listener: Option<UnixListener>,
     last_status: String,
+    /// status.startTime as a monotonic instant: activeDeadlineSeconds counts from it.
+    started: Instant,
 }
 
 /// Blocks the signals the loop reads, returning the signalfd. Call before any child exists.
@@ -167,6 +169,7 @@ impl Supervisor {
             share_pid,
             listener: None,
             last_status: String::new(),
+            started: Instant::now(),
         }
     }
 
@@ -280,9 +283,6 @@ impl Supervisor {
             self.teardown();
             return Err(e);
         }
-        if let Some(d) = self.pod.spec.active_deadline_seconds {
-            let _ = d;
-        }
         self.advance();
         self.write_status();
         while !self.finished {
@@ -336,7 +336,7 @@ impl Supervisor {
     }
 
     fn started_instant(&self) -> Instant {
-        START.with(|s| *s)
+        self.started
     }
 
     fn poll_once(&mut self, sfd: &SignalFd) -> Result<()> {
@@ -556,10 +556,6 @@ impl Supervisor {
             self.request_stop(0, false);
         }
     }
-}
-
-thread_local! {
-    static START: Instant = Instant::now();
 }
 
 fn hostname() -> String {
