@@ -5,10 +5,10 @@ use std::str::FromStr;
 
 /// The highest capability the running kernel knows (from /proc/sys/kernel/cap_last_cap).
 pub fn last_cap() -> u8 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40)
+    })
 }
 
 /// Converts names like `CAP_KILL` (or `KILL`) to a mask. Names the kernel does not know are
