@@ -16,3 +16,6 @@ pub mod status;
 pub mod store;
 pub mod supervisor;
 pub mod volumes;
+pub mod probe_http;
+pub mod probe_grpc;
+mod hpack;

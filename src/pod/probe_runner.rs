@@ -122,7 +122,9 @@ impl Supervisor {
                 let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::SIGKILL);
                 format!("command timed out after {secs}s")
             }
-            _ => format!("probe timed out after {secs}s (context deadline exceeded)"),
+            Some(Check::Http(h)) => h.timeout_message(),
+            Some(Check::Grpc(g)) => g.timeout_message(),
+            _ => format!("dial tcp: i/o timeout after {secs}s"),
         };
         self.probe_done(i, w, Verdict::Failure(msg));
     }

@@ -227,17 +227,15 @@ pub fn start_net(probe: &Probe, c: &Container) -> Result<Option<Check>, String> 
         }
         Some(Action::HttpGet(h)) => {
             let port = port(&h.port, c)?;
-            if h.scheme.as_str() == "HTTPS" {
-                return Err("HTTPS probes are not supported by runp".into());
-            }
             let host = h.host.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "127.0.0.1".into());
             let path = if h.path.is_empty() { "/".to_string() } else { h.path.clone() };
             let headers: Vec<(String, String)> = h.http_headers.iter().map(|x| (x.name.clone(), x.value.clone())).collect();
-            Ok(Some(Check::Http(Box::new(HttpProbe::start(&host, port, &path, &headers)))))
+            Ok(Some(Check::Http(Box::new(HttpProbe::start_scheme(h.scheme.as_str(), &host, port, &path, &headers)))))
         }
         Some(Action::Grpc(g)) => {
             let port = u16::try_from(g.port).map_err(|_| format!("invalid port {}", g.port))?;
-            Ok(Some(Check::Grpc(Box::new(GrpcProbe::start(port, g.service.as_deref().unwrap_or(""))))))
+            let timeout = std::time::Duration::from_secs(probe.timeout_seconds.max(1) as u64);
+            Ok(Some(Check::Grpc(Box::new(GrpcProbe::start_with_timeout(port, g.service.as_deref().unwrap_or(""), timeout)))))
         }
         _ => Ok(None),
     }

@@ -1,0 +1,302 @@
+//! Tests of probe_http: the pure parsers, then end to end against in-test servers.
+
+use super::*;
+use std::io::Write;
+use std::net::TcpListener;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub(crate) fn rng(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
+fn head(s: &str) -> (u16, Vec<(String, String)>, usize) {
+    parse_response_head(s.as_bytes()).unwrap().unwrap()
+}
+
+#[test]
+fn parses_heads() {
+    let r = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A:  b c \r\n\r\nok";
+    let (st, h, len) = head(r);
+    assert_eq!((st, len), (200, r.len() - 2));
+    assert_eq!(h, vec![("Content-Length".into(), "2".into()), ("X-A".into(), "b c".into())]);
+    assert_eq!(header(&h, "content-length"), Some("2"));
+    // bare LF, no reason phrase, HTTP/1.0, folded header
+    let (st, h, len) = head("HTTP/1.0 302\nLocation: /x\n  /y\n\n");
+    assert_eq!((st, len, h[0].1.as_str()), (302, 32, "/x /y"));
+    assert_eq!(head("HTTP/1.1  404 Not Found\r\n\r\n").0, 404);
+    assert_eq!(head("HTTP/2.0 099 x\r\n\r\n").0, 99);
+    // every strict prefix of a valid head is incomplete, never an error
+    let full = b"HTTP/1.1 301 Moved\r\nLocation: http://a/b\r\nServer: t\r\n\r\n";
+    for i in 0..full.len() {
+        assert!(parse_response_head(&full[..i]).unwrap().is_none(), "prefix {i}");
+    }
+    for bad in ["garbage\r\n\r\n", "SSH-2.0-OpenSSH\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/x.1 200 OK\r\n\r\n",
+        "HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", "HTTP/1.1 200 OK\r\n folded-first\r\n\r\n", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+        "HTTP/1.1 abc OK\r\n\r\n", "HTTP/11 200 OK\r\n\r\n"] {
+        assert!(parse_response_head(bad.as_bytes()).is_err(), "{bad:?}");
+    }
+    // garbage is rejected from its first byte, without waiting for a line end
+    assert!(parse_response_head(b"X").is_err());
+    assert!(parse_response_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
+    let mut big = b"HTTP/1.1 200 OK\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'a', MAX_HEAD + 1));
+    assert!(parse_response_head(&big).is_err());
+}
+
+#[test]
+fn fuzz_parse_head_never_panics() {
+    let mut next = rng(0x9e37_79b9_7f4a_7c15);
+    let seeds: [&[u8]; 3] = [b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n", b"HTTP/1.0 302\nLocation: x\n\n", b"HTTP/"];
+    for i in 0..30000 {
+        let mut buf = seeds[i % 3].to_vec();
+        if i % 2 == 0 {
+            buf.truncate((next() % 40) as usize);
+            let extra = next() % 40;
+            let alphabet = b"HTP/1. 0\r\n:a";
+            buf.extend((0..extra).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]));
+        } else {
+            for _ in 0..(next() % 4) {
+                let at = (next() as usize) % buf.len().max(1);
+                if at < buf.len() {
+                    buf[at] = next() as u8;
+                }
+            }
+        }
+        if let Ok(Some((_, _, len))) = parse_response_head(&buf) {
+            assert!(len <= buf.len());
+        }
+    }
+}
+
+#[test]
+fn location_resolution() {
+    let base = Url { host: "127.0.0.1".into(), port: 8080, target: "/a/b?q=1".into() };
+    let res = |l: &str| resolve_location(&base, l).unwrap().map(|u| u.target);
+    assert_eq!(res("/x"), Some("/x".into()));
+    assert_eq!(res("c"), Some("/a/c".into()));
+    assert_eq!(res("../c/./d?z"), Some("/c/d?z".into()));
+    assert_eq!(res("?p"), Some("/a/b?p".into()));
+    assert_eq!(res(""), Some("/a/b?q=1".into()));
+    assert_eq!(res("#frag"), Some("/a/b?q=1".into()));
+    assert_eq!(res("http://127.0.0.1:8080"), Some("/".into()));
+    assert_eq!(res("HTTP://user@127.0.0.1:8080/p q"), Some("/p%20q".into()));
+    assert_eq!(res("//127.0.0.1:8080/z"), Some("/z".into()));
+    for other in ["http://127.0.0.1:9090/", "http://127.0.0.1/", "https://127.0.0.1:8080/", "http://localhost:8080/", "//evil:8080/", "mailto:x", "http:/x"] {
+        assert_eq!(res(other), None, "{other}");
+    }
+    assert!(resolve_location(&base, "http://127.0.0.1:99999/").is_err());
+    let b80 = Url { host: "::1".into(), port: 80, target: "/".into() };
+    assert!(resolve_location(&b80, "http://[::1]/x").unwrap().is_some());
+    assert_eq!(b80.to_string(), "http://[::1]:80/");
+    assert_eq!(normalize_target(""), "/");
+    assert_eq!(normalize_target("healthz#x"), "/healthz");
+    assert_eq!(normalize_target("/a b\r\nX: y"), "/a%20b%0D%0AX:%20y");
+    assert_eq!(normalize_target("/a/../../b/."), "/b/");
+}
+
+#[test]
+fn body_framing() {
+    let full = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n";
+    for split in 0..full.len() {
+        let (mut f, mut raw, mut body) = (Framing::ChunkSize, full[..split].to_vec(), Vec::new());
+        let mut done = feed(&mut f, &mut raw, &mut body).unwrap();
+        raw.extend_from_slice(&full[split..]);
+        done = done || feed(&mut f, &mut raw, &mut body).unwrap();
+        assert!(done);
+        assert_eq!(body, b"hello world", "split {split}");
+    }
+    assert!(feed(&mut Framing::ChunkSize, &mut b"zz\r\n".to_vec(), &mut Vec::new()).is_err());
+    assert!(feed(&mut Framing::ChunkSize, &mut b"1\r\nab".to_vec(), &mut Vec::new()).is_err());
+    let (mut f, mut body) = (Framing::Length(3), Vec::new());
+    assert!(!feed(&mut f, &mut b"ab".to_vec(), &mut body).unwrap());
+    assert!(feed(&mut f, &mut b"cdef".to_vec(), &mut body).unwrap());
+    assert_eq!(body, b"abc");
+    let (mut f, mut body) = (Framing::Eof, Vec::new());
+    assert!(feed(&mut f, &mut vec![b'x'; 3 * MAX_BODY], &mut body).unwrap());
+    assert_eq!(body.len(), MAX_BODY);
+}
+
+pub(crate) fn drive(p: &mut HttpProbe) -> Outcome {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    if let Some(o) = p.progress() {
+        return o;
+    }
+    while Instant::now() < deadline {
+        let Some((fd, ev)) = p.poll_fd() else { panic!("no fd while running") };
+        let mut fds = [PollFd::new(fd, ev)];
+        if poll(&mut fds, PollTimeout::from(2000u16)).unwrap() > 0 {
+            if let Some(o) = p.progress() {
+                return o;
+            }
+        }
+    }
+    panic!("probe never finished");
+}
+
+/// Serves one canned response per connection (written in small pieces), returns the requests.
+fn serve(responses: Vec<Vec<u8>>) -> (u16, JoinHandle<Vec<String>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let mut reqs = Vec::new();
+        for resp in responses {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+            }
+            reqs.push(String::from_utf8_lossy(&req).into_owned());
+            for piece in resp.chunks(7) {
+                if s.write_all(piece).is_err() {
+                    break;
+                }
+            }
+        }
+        reqs
+    });
+    (port, h)
+}
+
+fn r(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+#[test]
+fn status_rules_and_request_shape() {
+    let (port, h) = serve(vec![r("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), r("HTTP/1.1 399 X\r\n\r\n"), r("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"),
+        r("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"), r("HTTP/1.0 200 OK\r\n\r\nuntil eof")]);
+    assert_eq!(drive(&mut HttpProbe::start("", port, "healthz", &[])), Outcome::Success("ok".into()));
+    assert_eq!(drive(&mut HttpProbe::start("127.0.0.1", port, "/", &[])), Outcome::Warning("Probe terminated redirects, Response body: ".into()));
+    assert_eq!(drive(&mut HttpProbe::start("localhost", port, "/", &[])), Outcome::Failure("HTTP probe failed with statuscode: 404".into()));
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Success(String::new()));
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Success("until eof".into()));
+    let reqs = h.join().unwrap();
+    assert_eq!(reqs[0], format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n\r\n"));
+    assert!(reqs[2].contains(&format!("Host: localhost:{port}\r\n")));
+}
+
+#[test]
+fn header_overrides() {
+    let (port, h) = serve(vec![r("HTTP/1.1 200 OK\r\n\r\n")]);
+    let hs: Vec<(String, String)> = [("host", "example.com"), ("User-Agent", ""), ("accept", "text/plain"), ("x-custom", "1"), ("X-Custom", "2")]
+        .iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/p?x=1", &hs)), Outcome::Success(String::new()));
+    let req = h.join().unwrap().remove(0);
+    assert_eq!(req, "GET /p?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: text/plain\r\nConnection: close\r\nX-Custom: 1\r\nX-Custom: 2\r\n\r\n");
+    let bad = vec![("X-A".to_string(), "a\r\nInjected: 1".to_string())];
+    let o = drive(&mut HttpProbe::start("", 1, "/", &bad));
+    assert_eq!(o, Outcome::Failure("Get \"http://127.0.0.1:1/\": net/http: invalid header field value for \"X-A\"".into()));
+    assert_eq!(drive(&mut HttpProbe::start_scheme("HTTPS", "", 1, "/", &[])), Outcome::Failure("HTTPS probes are not supported".into()));
+    let o = drive(&mut HttpProbe::start("example.com", 1, "/", &[]));
+    assert!(matches!(o, Outcome::Failure(m) if m.contains("only IP addresses")));
+}
+
+#[test]
+fn redirects_same_origin_only() {
+    // a listener on another port must never see a connection (security.md S-53)
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    other.set_nonblocking(true).unwrap();
+    let op = other.local_addr().unwrap().port();
+    let (port, h) = serve(vec![
+        r("HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n"),
+        r("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone"),
+        format!("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{op}/\r\nContent-Length: 5\r\n\r\nmoved").into_bytes(),
+        r("HTTP/1.1 301 Moved\r\nLocation: http://evil.example/\r\n\r\n"),
+    ]);
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/start", &[])), Outcome::Success("done".into()));
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Warning("Probe terminated redirects, Response body: moved".into()));
+    let mut p = HttpProbe::start("", port, "/", &[]);
+    let o = std::thread::spawn(move || drive(&mut p));
+    let reqs = h.join().unwrap(); // the 4th response has no length: the server's close ends it
+    assert_eq!(o.join().unwrap(), Outcome::Warning("Probe terminated redirects, Response body: ".into()));
+    assert!(reqs[1].starts_with("GET /next HTTP/1.1\r\n"), "{}", reqs[1]);
+    assert!(other.accept().is_err(), "the other port was contacted");
+    // same-origin redirects for ever: the kubelet's Go client gives up at the 10th
+    let mut loop_resp = vec![r("HTTP/1.1 307 Again\r\nLocation: ./again\r\n\r\n"); 10];
+    loop_resp.push(r("HTTP/1.1 200 OK\r\n\r\n"));
+    let (port, h) = serve(loop_resp);
+    let o = drive(&mut HttpProbe::start("", port, "/", &[]));
+    assert_eq!(o, Outcome::Failure("Get \"./again\": stopped after 10 redirects".into()));
+    drop(TcpStream::connect(("127.0.0.1", port))); // releases the server's last accept
+    assert_eq!(h.join().unwrap().len(), 11); // 10 requests, and the release
+}
+
+#[test]
+fn bodies_are_capped_and_never_waited_for_beyond_need() {
+    let mut chunked = r("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for _ in 0..30 {
+        chunked.extend(format!("400\r\n{}\r\n", "y".repeat(1024)).into_bytes());
+    }
+    chunked.extend(b"0\r\n\r\n");
+    let (port, h) = serve(vec![chunked]);
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Success("y".repeat(MAX_BODY)));
+    h.join().unwrap();
+    // keep-alive server that never closes: Content-Length, a failure head, and the cap all end it
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let srv = std::thread::spawn(move || {
+        let mut keep = Vec::new();
+        for resp in [r("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"), r("HTTP/1.1 503 Busy\r\nContent-Length: 100000\r\n\r\n"),
+            [r("HTTP/1.1 200 OK\r\n\r\n"), vec![b'z'; 20000]].concat()] {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(&resp).unwrap();
+            keep.push(s);
+        }
+        let _ = rx.recv();
+    });
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Success("abc".into()));
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Failure("HTTP probe failed with statuscode: 503".into()));
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Success("z".repeat(MAX_BODY)));
+    tx.send(()).unwrap();
+    srv.join().unwrap();
+}
+
+#[test]
+fn connection_errors_read_like_the_kubelet() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let o = drive(&mut HttpProbe::start("", port, "/healthz", &[]));
+    assert_eq!(o, Outcome::Failure(format!("Get \"http://127.0.0.1:{port}/healthz\": dial tcp 127.0.0.1:{port}: connect: connection refused")));
+    let (port, h) = serve(vec![vec![], r("SSH-2.0-x\r\n"), r("HTTP/1.1 200 OK\r\nContent-Le")]);
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Failure(format!("Get \"http://127.0.0.1:{port}/\": EOF")));
+    let o = drive(&mut HttpProbe::start("", port, "/", &[]));
+    let want = format!("Get \"http://127.0.0.1:{port}/\": net/http: HTTP/1.x transport connection broken: malformed HTTP response \"SSH");
+    assert!(matches!(&o, Outcome::Failure(m) if m.starts_with(&want)), "{o:?}");
+    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Failure(format!("Get \"http://127.0.0.1:{port}/\": unexpected EOF")));
+    h.join().unwrap();
+    let p = HttpProbe::start("", 8080, "/x", &[]);
+    assert_eq!(p.timeout_message(), "Get \"http://127.0.0.1:8080/x\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)");
+}
+
+#[test]
+fn dropping_mid_way_closes_the_socket() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut p = HttpProbe::start("", port, "/", &[]);
+    let (mut s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !matches!(p.state, State::Head { .. }) && Instant::now() < deadline {
+        assert!(p.progress().is_none());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut buf = [0u8; 4096];
+    assert!(s.read(&mut buf).unwrap() > 0); // the request
+    drop(p);
+    assert_eq!(s.read(&mut buf).unwrap(), 0, "probe socket still open after drop");
+}
