@@ -15,8 +15,9 @@ BUNDLE := bundles/busybox
 # which `runp ps` runs for its table output.
 DEPS_PKGS := busybox-static libseccomp-dev jq iproute2 procps
 # Reference runtimes and tools for `make bench` only; time gives /usr/bin/time
-# for peak RSS.
-BENCH_PKGS := hyperfine runc crun time
+# for peak RSS; podman (+ conmon, and catatonit for its pod pause image, which
+# is only a Recommends) for bench/pod.sh.
+BENCH_PKGS := hyperfine runc crun time podman conmon catatonit
 
 .PHONY: deps build bundles demo test bench clean
 
@@ -58,9 +59,12 @@ test: deps bundles
 	  set -x; cargo test -- --test-threads=1; \
 	fi
 
+# Quick run: BENCH_RUNS=20 BENCH_POD_RUNS=5 BENCH_PROBE_SECONDS=10 make bench
 bench: deps build bundles
 	@scripts/apt-ensure.sh $(BENCH_PKGS)
 	RUNP=$(RUNP) bench/oci.sh
+	RUNP=$(RUNP) bench/pod.sh
+	RUNP=$(RUNP) bench/probes.sh
 
 clean:
 	cargo clean
