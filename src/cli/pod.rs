@@ -213,14 +213,19 @@ fn spawn_supervisor(root: &Path, image_dir: &Path, dir: &PodDir) -> Result<i32> 
     let mut msg = String::new();
     let mut f = std::fs::File::from(r);
     let _ = std::io::Read::read_to_string(&mut f, &mut msg);
-    drop(child);
     if msg.trim() == "ok" {
+        drop(child);
         println!("pod/{} created", dir.name);
         return Ok(0);
     }
+    // It failed: let it finish its teardown (it still writes into the pod dir) first.
+    let mut child = child;
+    let _ = child.wait();
+    let log = std::fs::read_to_string(dir.path("supervisor.log")).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir.dir);
     if msg.trim().is_empty() {
-        bail!("the pod supervisor exited before accepting the pod (see its log)");
+        let last = log.lines().last().unwrap_or("").trim().trim_start_matches("runp: ");
+        bail!("the pod supervisor exited before accepting the pod: {}", if last.is_empty() { "(no message)" } else { last });
     }
     bail!("{}", msg.trim())
 }
@@ -456,7 +461,18 @@ pub fn stop(root: &Path, name: &str, grace: Option<i64>, force: bool) -> Result<
         cleanup_orphans(root, &dir);
         return Ok(());
     }
-    control::call(&dir.control(), &control::Request::Stop { grace, force }, Duration::from_secs(10))?;
+    if let Err(e) = control::call(&dir.control(), &control::Request::Stop { grace, force }, Duration::from_secs(10)) {
+        // The pod may have ended on its own since the check above (socket gone, or the
+        // connection reset as the supervisor exited): then it is stopped.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while dir.supervisor_alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if dir.supervisor_alive() {
+            return Err(e);
+        }
+        return Ok(());
+    }
     let spec_grace: i64 = dir.read_json::<crate::spec::pod::Pod>("pod.json").map(|p| p.spec.termination_grace_period_seconds).unwrap_or(30);
     let g = if force { 1 } else { grace.unwrap_or(spec_grace).max(1) };
     let deadline = Instant::now() + Duration::from_secs(g as u64 + 15);

@@ -60,7 +60,9 @@ impl Backoff {
 /// "10s", "5m0s" as Go prints durations in kubelet messages.
 pub fn go_duration(d: Duration) -> String {
     let s = d.as_secs();
-    if s < 60 {
+    if s == 0 && !d.is_zero() {
+        format!("{}ms", d.as_millis())
+    } else if s < 60 {
         format!("{s}s")
     } else {
         format!("{}m{}s", s / 60, s % 60)

@@ -25,9 +25,21 @@ pub struct Reply {
     pub error: String,
 }
 
+/// sun_path holds 107 bytes: a longer path (a long pod name) is reached through a descriptor
+/// of its directory, `/proc/self/fd/N/control.sock`.
+fn short_path<T>(path: &Path, f: impl FnOnce(&Path) -> std::io::Result<T>) -> std::io::Result<T> {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(file)) if path.as_os_str().len() > 100 => {
+            let d = std::fs::File::open(dir)?;
+            f(&Path::new(&format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&d))).join(file))
+        }
+        _ => f(path),
+    }
+}
+
 pub fn listen(path: &Path) -> Result<UnixListener> {
     let _ = std::fs::remove_file(path);
-    let l = UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+    let l = short_path(path, |p| UnixListener::bind(p)).with_context(|| format!("binding {}", path.display()))?;
     l.set_nonblocking(true)?;
     Ok(l)
 }
@@ -68,7 +80,7 @@ pub fn write_reply(mut s: &UnixStream, r: &Reply) -> Result<()> {
 
 /// Client side: sends a request and waits for the reply.
 pub fn call(path: &Path, req: &Request, timeout: Duration) -> Result<Reply> {
-    let s = UnixStream::connect(path).with_context(|| format!("connecting to the pod supervisor at {}", path.display()))?;
+    let s = short_path(path, |p| UnixStream::connect(p)).with_context(|| format!("connecting to the pod supervisor at {}", path.display()))?;
     s.set_read_timeout(Some(timeout))?;
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');

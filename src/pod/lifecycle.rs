@@ -173,6 +173,11 @@ impl Supervisor {
                     }
                     if c.inst.is_none() && c.restart_at.is_none() && c.instances == 0 {
                         self.start_container(i);
+                        // Started at once (no postStart, no startup probe): nothing else would
+                        // wake the loop to go on with the next container.
+                        if self.ctrs[i].status.started {
+                            continue;
+                        }
                     }
                     return;
                 }

@@ -22,7 +22,7 @@ pub struct Terminated {
     pub message: String,
     pub started_at: String,
     pub finished_at: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty", rename = "containerID")]
     pub container_id: String,
 }
 
@@ -145,9 +145,18 @@ pub fn phase(containers: &[ContainerStatus], restart_policy: &str, terminal: boo
                 State::Waiting { .. } if last_exit == Some(0) => {}
                 _ => pending_init += 1,
             },
+            // A running sidecar counts as running (the pod is not done while it runs).
             Kind::Sidecar => match &c.state {
-                State::Running { .. } if !c.started => pending_sidecar += 1,
-                State::Waiting { .. } if c.last_state.is_none() => pending_sidecar += 1,
+                State::Running { .. } => {
+                    running += 1;
+                    if !c.started {
+                        pending_sidecar += 1;
+                    }
+                }
+                State::Waiting { .. } if c.last_state.is_none() => {
+                    pending_sidecar += 1;
+                    waiting += 1;
+                }
                 _ => {}
             },
             Kind::App => match &c.state {

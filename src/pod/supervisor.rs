@@ -516,7 +516,10 @@ impl Supervisor {
     fn on_timer(&mut self, t: Timer) {
         match t {
             Timer::Restart(i) => {
-                self.ctrs[i].restart_at = None;
+                // The back-off ran out: the kubelet's doBackOff doubles the delay as it restarts.
+                if let (Some(at), Some(d)) = (self.ctrs[i].restart_at.take(), self.ctrs[i].backoff.current()) {
+                    let _ = self.ctrs[i].backoff.decide(&self.opts.backoff, at - d, Instant::now());
+                }
                 if self.terminating.is_none() {
                     self.start_container(i);
                 }

@@ -59,8 +59,12 @@ impl PodEnv {
         std::fs::create_dir_all(ng.join("usr/share/nginx/html")).expect("html dir");
         std::fs::write(ng.join("usr/share/nginx/html/index.html"), "nginx placeholder\n").expect("index");
         pe.ok(&["image", "import", "nginx", ng.to_str().expect("utf8"), "--cmd", "httpd -f -p 80 -h /usr/share/nginx/html"]);
-        let _ = std::fs::remove_dir_all(&ng);
         Some(pe)
+    }
+
+    /// The busybox rootfs plus /usr/share/nginx/html (the nginx image's source).
+    pub fn nginx_rootfs(&self) -> PathBuf {
+        self.scratch().join("nginx-rootfs")
     }
 
     pub fn root(&self) -> &Path {
@@ -185,7 +189,11 @@ impl PodEnv {
     /// `pod events NAME -o json`.
     pub fn events(&self, name: &str) -> Vec<Value> {
         let out = self.ok(&["pod", "events", name, "-o", "json"]);
-        serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("events json: {e}: {out}")).as_array().cloned().unwrap_or_default()
+        // One JSON object per line (older runp: one array).
+        if let Ok(Value::Array(a)) = serde_json::from_str::<Value>(&out) {
+            return a;
+        }
+        out.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("events json: {e}: {l}"))).collect()
     }
 
     /// Events with this reason (and a message containing `msg`).
@@ -393,7 +401,7 @@ pub fn times(path: &Path, tag: &str) -> Vec<f64> {
 
 /// Shell snippet appending `<tag> <uptime>` to `file`.
 pub fn stamp(tag: &str, file: &str) -> String {
-    format!("echo {tag} $(cut -d' ' -f1 /proc/uptime) >> {file}")
+    format!("read u _ < /proc/uptime; echo {tag} $u >> {file}")
 }
 
 /// A YAML (JSON) double-quoted scalar for any string: scripts go into manifests with it.
