@@ -1024,7 +1024,6 @@ fn volumes() {
 
 /// The kubelet creates a missing subPath directory in the volume.
 #[test]
-#[ignore = "BUG: a subPath that does not exist yet is not created (StartError: bind mount source ... No such file or directory)"]
 fn sub_path_is_created() {
     let Some(pe) = PodEnv::new() else { return };
     let name = pe.run_pod(&pod_yaml(
@@ -1047,7 +1046,6 @@ fn sub_path_is_created() {
 /// A symlink a container puts into a volume must not make a later subPath mount reach the
 /// host (CVE-2017-1002101).
 #[test]
-#[ignore = "BUG: subPath follows symlinks on the host: a container can mount any host path (CVE-2017-1002101)"]
 fn sub_path_symlink_does_not_escape() {
     let Some(pe) = PodEnv::new() else { return };
     let secret = pe.scratch().join("secret");

@@ -76,9 +76,13 @@ pub(super) fn run(args: &ChildArgs) -> ! {
     check(args, unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } as i64, Step::Dumpable, 0);
     // Close, not just CLOEXEC, every other fd of runp and its caller now: the created init must
     // hold no host fd, and no /proc/self/fd/N cwd or argv[0] may reach one (CVE-2024-21626).
-    let mut keep = [args.sync_fd, args.gate_fd, args.console_fd, -1, -1, -1, -1, -1, -1, -1, -1];
-    for (slot, (fd, _)) in keep.iter_mut().skip(3).zip(args.joins.iter()) {
-        *slot = std::os::fd::AsRawFd::as_raw_fd(fd);
+    let mut keep = [-1; 48];
+    keep[0] = args.sync_fd;
+    keep[1] = args.gate_fd;
+    keep[2] = args.console_fd;
+    let joined = args.joins.iter().map(|(fd, _)| std::os::fd::AsRawFd::as_raw_fd(fd));
+    for (slot, fd) in keep.iter_mut().skip(3).zip(joined.chain(args.keep_fds.iter().copied())) {
+        *slot = fd;
     }
     sys::close_from_except(args.first_closed_fd, &mut keep);
 

@@ -71,6 +71,8 @@ pub enum RootOp {
         propagation: Vec<libc::c_ulong>,
         /// For binds: flags to apply with MS_REMOUNT|MS_BIND afterwards (0 = none).
         remount_flags: libc::c_ulong,
+        /// Bind the path resolved beneath `source` (RESOLVE_IN_ROOT), not `source` itself.
+        beneath: Option<CString>,
     },
     /// MS_REMOUNT an existing mount point with these flags (e.g. the cgroup tmpfs read-only).
     Remount { dest: PathWalk, flags: libc::c_ulong },
@@ -135,6 +137,8 @@ pub struct ChildArgs {
     /// Our parent's pid when the container must die with it (a pod supervisor): SIGKILL on
     /// parent death, set right before exec (a uid change clears it).
     pub die_with_parent: Option<i32>,
+    /// More fds the child needs until exec (mount sources given as /proc/self/fd/N).
+    pub keep_fds: Vec<RawFd>,
     /// In a new or joined user namespace: become its root (setresuid/setresgid 0) once the id
     /// maps are written, so the mounts and mkdirs of the rootfs setup are done by a mapped id.
     pub become_root: bool,

@@ -147,13 +147,29 @@ static ROOT_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new
 
 fn run_op(args: &ChildArgs, root: i32, op: &RootOp, i: usize) {
     match op {
-        RootOp::Mount { dest, source, fstype, flags, data, file, no_symlinks, propagation, remount_flags } => {
+        RootOp::Mount { dest, source, fstype, flags, data, file, no_symlinks, propagation, remount_flags, beneath } => {
             let extra = if *no_symlinks { NO_SYMLINKS } else { 0 };
             let fd = Fd(ensure(root, dest, *file, extra));
             if fd.0 < 0 {
                 fail(args, Step::OpTarget, i, -fd.0);
             }
-            check(args, mount_at(source.as_ptr(), fd.0, opt_ptr(fstype), *flags, opt_ptr(data)), Step::Op, i);
+            match beneath {
+                None => check(args, mount_at(source.as_ptr(), fd.0, opt_ptr(fstype), *flags, opt_ptr(data)), Step::Op, i),
+                Some(rel) => {
+                    // Resolved here, in our own mount namespace, through fds: no swapped-in
+                    // symlink can lead outside `source`.
+                    // SAFETY: open of a NUL-terminated path owned by args.
+                    let base = Fd(unsafe { libc::open(source.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) });
+                    check(args, base.0 as i64, Step::Op, i);
+                    let src = Fd(open_in_root(base.0, rel, 0));
+                    if src.0 < 0 {
+                        fail(args, Step::Op, i, -src.0);
+                    }
+                    let mut buf = [0u8; 32];
+                    let p = sys::proc_fd_path(&mut buf, src.0);
+                    check(args, mount_at(p, fd.0, null(), *flags, null()), Step::Op, i);
+                }
+            }
             if propagation.is_empty() && *remount_flags == 0 {
                 return;
             }

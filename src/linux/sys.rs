@@ -287,3 +287,46 @@ pub fn read_in_root(root: &std::path::Path, rel: &str, limit: usize) -> io::Resu
     f.take(limit as u64).read_to_end(&mut buf)?;
     Ok(buf)
 }
+
+/// Opens `rel` beneath the directory `root` (O_PATH), resolving every symlink as if `root`
+/// were `/`, so nothing a container planted in a shared volume can lead outside it
+/// (CVE-2017-1002101, subPath). With `create`, missing components are made as directories.
+pub fn open_beneath(root: &std::path::Path, rel: &str, create: bool) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |s: &[u8]| std::ffi::CString::new(s).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL));
+    let root_c = c(root.as_os_str().as_bytes())?;
+    // SAFETY: open of a NUL-terminated path.
+    let dir = unsafe { libc::open(root_c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    if dir < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: dir is a new fd we own.
+    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    use std::os::fd::AsRawFd;
+    let comps: Vec<&str> = rel.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    if comps.iter().any(|s| *s == "..") {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut cur = dir.try_clone()?;
+    for i in 0..comps.len() {
+        let prefix = c(comps[..=i].join("/").as_bytes())?;
+        // SAFETY: prefix is NUL-terminated.
+        let mut fd = unsafe { open_in_root(dir.as_raw_fd(), prefix.as_ptr(), 0) };
+        if fd == -libc::ENOENT && create {
+            let name = c(comps[i].as_bytes())?;
+            // SAFETY: cur is an open directory fd; name is one component.
+            let r = unsafe { libc::mkdirat(cur.as_raw_fd(), name.as_ptr(), 0o755) };
+            if r < 0 && errno() != libc::EEXIST {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: as above.
+            fd = unsafe { open_in_root(dir.as_raw_fd(), prefix.as_ptr(), 0) };
+        }
+        if fd < 0 {
+            return Err(io::Error::from_raw_os_error(-fd));
+        }
+        // SAFETY: fd is a new fd we own.
+        cur = unsafe { OwnedFd::from_raw_fd(fd) };
+    }
+    Ok(cur)
+}

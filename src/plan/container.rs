@@ -92,6 +92,10 @@ pub struct MountPlan {
     pub propagation: Vec<u64>,
     /// fs-specific options, comma-joined.
     pub data: String,
+    /// For binds: the real source is this relative path resolved *beneath* `source` (as if
+    /// `source` were `/`), in the container's mount namespace: a volume's subPath, where a
+    /// container may have planted symlinks (CVE-2017-1002101).
+    pub beneath: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -214,7 +214,7 @@ fn mounts(spec: &oci::Spec, bundle: &Path) -> Result<Vec<MountPlan>> {
             MountKind::Bind { .. } if !source.starts_with('/') => bundle.join(&source).to_string_lossy().into_owned(),
             _ => source,
         };
-        out.push(MountPlan { kind, source, fstype, dest, flags: opts.flags, propagation: opts.propagation, data: opts.data });
+        out.push(MountPlan { kind, source, fstype, dest, flags: opts.flags, propagation: opts.propagation, data: opts.data, beneath: None });
     }
     Ok(out)
 }

@@ -49,7 +49,7 @@ pub struct PodContext {
 }
 
 fn mount(kind: MountKind, source: &str, fstype: &str, dest: &str, flags: u64, data: &str) -> MountPlan {
-    MountPlan { kind, source: source.into(), fstype: fstype.into(), dest: dest.into(), flags, propagation: Vec::new(), data: data.into() }
+    MountPlan { kind, source: source.into(), fstype: fstype.into(), dest: dest.into(), flags, propagation: Vec::new(), data: data.into(), beneath: None }
 }
 
 fn bind(source: &str, dest: &str, ro: bool) -> MountPlan {
@@ -85,11 +85,10 @@ fn mounts(pod: &Pod, c: &Container, ctx: &PodContext) -> Result<Vec<MountPlan>> 
             .volumes
             .get(&vm.name)
             .with_context(|| format!("spec.containers[{}].volumeMounts[{i}].name: volume {:?} not found", c.name, vm.name))?;
-        let src = match vm.sub_path.as_deref().filter(|s| !s.is_empty()) {
-            Some(sub) => src.join(sub),
-            None => src.clone(),
-        };
-        m.push(bind(&src.to_string_lossy(), &vm.mount_path, vm.read_only));
+        let mut b = bind(&src.to_string_lossy(), &vm.mount_path, vm.read_only);
+        // Never a plain join: a symlink in the volume could point anywhere on the host.
+        b.beneath = vm.sub_path.clone().filter(|s| !s.is_empty());
+        m.push(b);
     }
     let _ = pod;
     Ok(m)

@@ -250,6 +250,13 @@ impl Supervisor {
             cgroup_parent: self.cgroup_parent.clone(),
         };
         let spec = self.ctrs[i].spec.clone();
+        for (k, vm) in spec.volume_mounts.iter().enumerate() {
+            let Some(sub) = vm.sub_path.as_deref().filter(|s| !s.is_empty()) else { continue };
+            let base = self.volumes.get(&vm.name).ok_or_else(|| anyhow!("volume {:?} not found", vm.name))?;
+            // The kubelet creates a missing subPath as a directory (resolved beneath the volume).
+            crate::linux::sys::open_beneath(base, sub, true)
+                .with_context(|| format!("volumeMounts[{k}]: subPath {sub:?} of volume {:?}", vm.name))?;
+        }
         let plan = from_pod::container_plan(&self.pod, &spec, &image, &ctx)?;
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;

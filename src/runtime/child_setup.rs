@@ -54,9 +54,14 @@ fn mount_op(m: &MountPlan, plan: &ContainerPlan) -> Result<RootOp> {
             }
             // Flags beyond bind need a remount: mount(2) ignores them on the bind itself.
             let extra = m.flags & !(libc::MS_REC as u64);
-            let file = std::fs::metadata(&m.source)
-                .with_context(|| format!("bind mount source {}", m.source))?
-                .is_file();
+            let file = match &m.beneath {
+                Some(rel) => {
+                    let fd = crate::linux::sys::open_beneath(Path::new(&m.source), rel, false)
+                        .with_context(|| format!("bind mount source {rel:?} beneath {}", m.source))?;
+                    std::fs::File::from(fd).metadata().map(|md| md.is_file()).unwrap_or(false)
+                }
+                None => std::fs::metadata(&m.source).with_context(|| format!("bind mount source {}", m.source))?.is_file(),
+            };
             (None, f, extra, file)
         }
         _ => (Some(cstr(&m.fstype)?), m.flags, 0, false),
@@ -73,6 +78,7 @@ fn mount_op(m: &MountPlan, plan: &ContainerPlan) -> Result<RootOp> {
             no_symlinks: true,
             propagation: vec![(libc::MS_SLAVE | libc::MS_REC) as libc::c_ulong],
             remount_flags: m.flags as libc::c_ulong,
+            beneath: None,
         });
     }
     Ok(RootOp::Mount {
@@ -85,6 +91,7 @@ fn mount_op(m: &MountPlan, plan: &ContainerPlan) -> Result<RootOp> {
         no_symlinks: m.kind == MountKind::Fs && (m.fstype == "proc" || m.fstype == "sysfs"),
         propagation: m.propagation.iter().map(|p| *p as libc::c_ulong).collect(),
         remount_flags: remount_flags as libc::c_ulong,
+        beneath: m.beneath.as_deref().map(cstr).transpose()?,
     })
 }
 
@@ -106,6 +113,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
             no_symlinks: true,
             propagation: Vec::new(),
             remount_flags: (base | if ro { libc::MS_RDONLY as u64 } else { 0 }) as libc::c_ulong,
+            beneath: None,
         })
     };
     let fs = |dest: String, fstype: &str, data: Option<String>| -> Result<RootOp> {
@@ -119,6 +127,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
             no_symlinks: true,
             propagation: Vec::new(),
             remount_flags: 0,
+            beneath: None,
         })
     };
     match cg {
@@ -140,6 +149,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
                     no_symlinks: true,
                     propagation: Vec::new(),
                     remount_flags: 0,
+                    beneath: None,
                 },
                 format!("tmpfs on {}", m.dest),
             ));
@@ -292,6 +302,7 @@ pub fn process_args(p: &ProcessPlan, seccomp: Option<crate::plan::seccomp::BpfPr
         first_closed_fd: 3 + preserve_fds,
         stdio: [-1; 3],
         die_with_parent: None,
+        keep_fds: Vec::new(),
         become_root: false,
     })
 }

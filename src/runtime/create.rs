@@ -30,6 +30,8 @@ pub struct CreateOptions {
     pub stdio: Option<[RawFd; 3]>,
     /// Kill the container if the calling process dies (a pod supervisor).
     pub die_with_parent: bool,
+    /// fds the plan's mounts refer to as /proc/self/fd/N (kept open in the child).
+    pub keep_fds: Vec<RawFd>,
 }
 
 /// A created container whose init is parked before exec.
@@ -158,6 +160,10 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
     if o.die_with_parent {
         args.die_with_parent = Some(std::process::id() as i32);
     }
+    if o.keep_fds.len() > 40 {
+        bail!("too many mount source fds ({})", o.keep_fds.len());
+    }
+    args.keep_fds = o.keep_fds.clone();
     // The start gate: a fifo the init holds open read-write and reads one byte from.
     let fifo = if o.no_gate {
         None
