@@ -563,7 +563,6 @@ fn rootfs_propagation_values() {
 }
 
 #[test]
-#[ignore = "BUG: rootfsPropagation shared/rshared fails pivot_root (EINVAL), unbindable/runbindable fails the rootfs bind (EINVAL): runc makes the rootfs' parent mount private first"]
 fn rootfs_propagation_shared_and_unbindable() {
     if !is_root() {
         return;

@@ -102,7 +102,10 @@ pub(super) fn prepare(args: &ChildArgs, r: &RootfsArgs) {
     let empty = c"";
     // SAFETY: mount with NUL-terminated strings.
     unsafe {
-        check(args, libc::mount(null(), c"/".as_ptr(), null(), r.propagation, null()) as i64, Step::RootPropagation, 0);
+        // Shared or unbindable here would make pivot_root (shared parent) or the rootfs bind
+        // (unbindable source) fail: start from rslave and apply those after pivot_root, as runc.
+        let early = if r.propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 { libc::MS_SLAVE | libc::MS_REC } else { r.propagation };
+        check(args, libc::mount(null(), c"/".as_ptr(), null(), early, null()) as i64, Step::RootPropagation, 0);
         // A mount of its own, so pivot_root can move it and nothing we mount leaks to the host:
         // the image's overlay, or a bind of the rootfs onto itself.
         let ret = match &r.overlay {
@@ -318,5 +321,8 @@ pub(super) fn finish(args: &ChildArgs, r: &RootfsArgs) {
             check(args, libc::umount2(c".".as_ptr(), libc::MNT_DETACH) as i64, Step::PivotRoot, 5);
         }
         check(args, libc::chdir(c"/".as_ptr()) as i64, Step::PivotRoot, 6);
+        if r.propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
+            check(args, libc::mount(null(), c"/".as_ptr(), null(), r.propagation, null()) as i64, Step::RootPropagation, 1);
+        }
     }
 }
