@@ -1285,7 +1285,6 @@ fn command_args_and_env() {
 
 /// IPC is shared by the pod, /dev/shm included (POSIX shared memory lives there).
 #[test]
-#[ignore = "BUG: each container gets its own /dev/shm tmpfs; the kubelet/containerd share the sandbox's /dev/shm"]
 fn dev_shm_is_shared_by_the_pod() {
     let Some(pe) = PodEnv::new() else { return };
     let name = pe.run_pod(&pod_yaml(

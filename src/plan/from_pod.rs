@@ -65,7 +65,8 @@ fn mounts(pod: &Pod, c: &Container, ctx: &PodContext) -> Result<Vec<MountPlan>> 
         mount(MountKind::Fs, "proc", "proc", "/proc", nosuid | noexec | nodev, ""),
         mount(MountKind::Fs, "tmpfs", "tmpfs", "/dev", nosuid | libc::MS_STRICTATIME as u64, "mode=755,size=65536k"),
         mount(MountKind::Fs, "devpts", "devpts", "/dev/pts", nosuid | noexec, "newinstance,ptmxmode=0666,mode=0620,gid=5"),
-        mount(MountKind::Fs, "shm", "tmpfs", "/dev/shm", nosuid | noexec | nodev, "mode=1777,size=65536k"),
+        // One /dev/shm for the whole pod (it shares the IPC namespace): the sandbox's tmpfs.
+        mount(MountKind::Bind { recursive: false }, &ctx.pod_dir.join("shm").to_string_lossy(), "", "/dev/shm", nosuid | noexec | nodev, ""),
         mount(MountKind::Fs, "mqueue", "mqueue", "/dev/mqueue", nosuid | noexec | nodev, ""),
         mount(MountKind::Fs, "sysfs", "sysfs", "/sys", nosuid | noexec | nodev | ro, ""),
         mount(MountKind::Cgroup, "cgroup", "cgroup", "/sys/fs/cgroup", nosuid | noexec | nodev | ro, ""),

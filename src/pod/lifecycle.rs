@@ -44,8 +44,16 @@ impl Supervisor {
     /// Directories, /etc files, volumes, the pause process; then the supervisor joins the pod's
     /// network namespace so that httpGet/tcpSocket handlers reach `localhost` of the pod.
     pub fn create_sandbox(&mut self) -> Result<()> {
-        for d in ["logs", "volumes", "etc", "containers"] {
+        for d in ["logs", "volumes", "etc", "containers", "shm"] {
             std::fs::create_dir_all(self.dir.path(d)).with_context(|| format!("creating {d}"))?;
+        }
+        let shm = self.dir.path("shm");
+        if self.pod.spec.host_ipc {
+            nix::mount::mount(Some("/dev/shm"), &shm, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>).context("binding the host's /dev/shm")?;
+        } else {
+            use nix::mount::MsFlags as F;
+            nix::mount::mount(Some("shm"), &shm, Some("tmpfs"), F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC, Some("mode=1777,size=65536k"))
+                .context("mounting the pod's /dev/shm")?;
         }
         let hostname = from_pod::pod_hostname(&self.pod);
         let hosts = format!("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t{hostname}\n");
@@ -130,6 +138,7 @@ impl Supervisor {
                 let _ = nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH);
             }
         }
+        let _ = nix::mount::umount2(&self.dir.path("shm"), nix::mount::MntFlags::MNT_DETACH);
         super::volumes::remove_cgroup_dirs(&self.cgroup_parent);
         let _ = std::fs::remove_dir_all(self.dir.path("containers"));
         let _ = std::fs::remove_file(self.dir.control());
