@@ -164,6 +164,12 @@ pub const VERSION_TEXT: &str = concat!(
 /// Parses argv, runs the command, returns the exit code.
 pub fn main() -> i32 {
     crate::time::start_clock();
+    // Commands that put processes into containers run from a read-only copy of runp
+    // (CVE-2019-5736); the others (state, list, kill...) need not pay for the re-exec.
+    let enters = std::env::args().skip(1).any(|a| matches!(a.as_str(), "create" | "run" | "exec" | "pod"));
+    if enters {
+        crate::linux::exeseal::reexec_sealed();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -196,7 +196,8 @@ fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> 
 /// Starts `runp pod supervise NAME` in its own session and waits until it accepted the pod.
 fn spawn_supervisor(root: &Path, image_dir: &Path, dir: &PodDir) -> Result<i32> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::empty()).context("pipe")?;
-    let exe = std::env::current_exe().context("finding the runp binary")?;
+    // Our own (read-only, sealed) image: its path may not exist in the mount table.
+    let exe = std::path::PathBuf::from("/proc/self/exe");
     let log = std::fs::File::create(dir.path("supervisor.log")).context("creating supervisor.log")?;
     let mut cmd = crate::linux::command::clean_command(&exe.to_string_lossy(), &[]);
     cmd.arg("--root")

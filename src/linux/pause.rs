@@ -67,6 +67,8 @@ fn run(ready_fd: i32, hostname: Option<&CString>, parent: i32, new_net: bool) ->
             libc::_exit(1);
         }
         libc::prctl(libc::PR_SET_NAME, c"pause".as_ptr(), 0, 0, 0);
+        // PID 1 of every container: nothing in them may open our /proc entries (exe, mem).
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::setsid();
         libc::chdir(c"/".as_ptr());
         let mut status: u8 = 0;
