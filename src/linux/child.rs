@@ -46,25 +46,9 @@ fn wait_go(fd: i32) {
     }
 }
 
-/// Clears the signal mask and resets every handler: Rust ignores SIGPIPE and the caller may
-/// have blocked signals; both survive execve otherwise.
-fn reset_signals() {
-    // SAFETY: sigset and sigaction structures live on our stack; these calls are async-signal-safe.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        for sig in 1..65 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                sys::default_signal(sig);
-            }
-        }
-    }
-}
-
 /// The child program. Never returns.
 pub(super) fn run(args: &ChildArgs) -> ! {
-    reset_signals();
+    sys::reset_signals();
     for (target, fd) in args.stdio.iter().enumerate() {
         if *fd >= 0 {
             // SAFETY: dup2 of an fd the parent gave us.

@@ -22,16 +22,7 @@ pub fn clean_command(program: &str, namespaces: &[(RawFd, libc::c_int)]) -> Comm
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = libc::SIG_DFL;
-            for sig in 1..65 {
-                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                    libc::sigaction(sig, &sa, std::ptr::null_mut());
-                }
-            }
+            super::sys::reset_signals();
             // Its own process group, so a timeout kills the hook and everything it started.
             libc::setpgid(0, 0);
             Ok(())

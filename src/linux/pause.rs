@@ -49,16 +49,7 @@ fn loopback_up() -> i32 {
 fn run(ready_fd: i32, hostname: Option<&CString>, parent: i32, new_net: bool) -> ! {
     // SAFETY: everything below is async-signal-safe libc on stack data or pre-built strings.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = libc::SIG_DFL;
-        for sig in 1..65 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaction(sig, &sa, std::ptr::null_mut());
-            }
-        }
+        sys::reset_signals();
         // If the supervisor dies, the pod dies with it: never left running unsupervised.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         // In a new PID namespace the parent is outside it and getppid() reads 0.

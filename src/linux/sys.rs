@@ -330,3 +330,20 @@ pub fn open_beneath(root: &std::path::Path, rel: &str, create: bool) -> io::Resu
     }
     Ok(cur)
 }
+
+/// An empty signal mask and every handler back to SIG_DFL (signals 32/33 included, which
+/// glibc's sigaction refuses). Rust ignores SIGPIPE and a supervisor blocks what it reads
+/// through signalfd: neither may reach a container or a hook. Async-signal-safe.
+pub fn reset_signals() {
+    // SAFETY: a zeroed sigset on our stack; sigemptyset/sigprocmask are async-signal-safe.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    for sig in 1..65 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            default_signal(sig);
+        }
+    }
+}
