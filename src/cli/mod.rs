@@ -166,7 +166,12 @@ pub fn main() -> i32 {
     crate::time::start_clock();
     // Commands that put processes into containers run from a read-only copy of runp
     // (CVE-2019-5736); the others (state, list, kill...) need not pay for the re-exec.
-    let enters = std::env::args().skip(1).any(|a| matches!(a.as_str(), "create" | "run" | "exec" | "pod"));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let enters = args.iter().enumerate().any(|(i, a)| match a.as_str() {
+        "create" | "run" | "exec" => true,
+        "pod" => matches!(args.get(i + 1).map(String::as_str), Some("run" | "supervise" | "exec")),
+        _ => false,
+    });
     if enters {
         crate::linux::exeseal::reexec_sealed();
     }

@@ -15,7 +15,7 @@ pub enum Run {
     /// An exec'd process (our child): done when it is reaped.
     Exec { pid: i32 },
     /// A socket: connecting, then (httpGet) request sent, reading the status line.
-    Net { sock: TcpStream, http: Option<Vec<u8>>, sent: bool, got: Vec<u8> },
+    Net { sock: TcpStream, http: Option<Vec<u8>>, sent: bool, got: Vec<u8>, addr: SocketAddr },
     /// Done at this instant.
     Sleep { until: Instant },
 }
@@ -49,7 +49,7 @@ pub fn connect(addr: SocketAddr, http: Option<(String, String, Vec<(String, Stri
         req.push_str("\r\n");
         req.into_bytes()
     });
-    Ok(Run::Net { sock, http: request, sent: false, got: Vec::new() })
+    Ok(Run::Net { sock, http: request, sent: false, got: Vec::new(), addr })
 }
 
 impl Run {
@@ -66,10 +66,10 @@ impl Run {
 
     /// Makes progress after poll said the socket is ready: Some(result) when finished.
     pub fn progress(&mut self) -> Option<Result<()>> {
-        let Run::Net { sock, http, sent, got } = self else { return None };
+        let Run::Net { sock, http, sent, got, addr } = self else { return None };
         if !*sent {
             if let Ok(Some(e)) = sock.take_error() {
-                return Some(Err(anyhow!("dial tcp: {}", e.to_string().to_lowercase())));
+                return Some(Err(anyhow!("dial tcp {addr}: connect: {}", super::probe_http::errtext(&e))));
             }
             let Some(req) = http else { return Some(Ok(())) };
             if let Err(e) = sock.write_all(req) {

@@ -496,8 +496,10 @@ impl Supervisor {
             return;
         }
         s.signalled = true;
-        // What is left of the grace, whole seconds, at least 2 s (the kubelet's minimum).
-        let left = Duration::from_secs(s.deadline.saturating_duration_since(Instant::now()).as_secs());
+        // What is left of the grace: G minus the whole seconds used (so rounded up), at least
+        // 2 s (the kubelet's minimum).
+        let left = s.deadline.saturating_duration_since(Instant::now());
+        let left = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
         s.kill_at = Some(Instant::now() + left.max(Duration::from_secs(2)));
         if let Some(inst) = &c.inst {
             if let Err(e) = crate::linux::process::signal_child(inst.pid, sig) {

@@ -163,6 +163,8 @@ impl Worker {
                 if let Some(fd) = out {
                     let mut b = [0u8; 4096];
                     match nix::unistd::read(&*fd, &mut b) {
+                        // Nothing yet (the first call comes right after the spawn): not EOF.
+                        Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
                         Ok(0) | Err(_) => *out = None,
                         Ok(n) => {
                             let room = (10 * 1024usize).saturating_sub(buf.len());

@@ -412,3 +412,86 @@ pub fn q(s: &str) -> String {
 pub fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
+
+// ---- Helpers added for tests/pod_probes.rs ----
+
+/// A runp command left running in the background (`pod wait`, `pod events -f`): stdout and
+/// stderr go to files in the scratch dir; it is killed (and reaped) on drop.
+pub struct Bg {
+    pub child: std::process::Child,
+    pub out: PathBuf,
+    pub err: PathBuf,
+}
+
+impl Bg {
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Still running?
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits at most `timeout` for it to exit: None when it is still running (it is then
+    /// killed).
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl PodEnv {
+    /// Starts `runp ARGS...` in the background.
+    pub fn spawn(&self, args: &[&str]) -> Bg {
+        let base = self.scratch().join(unique("bg"));
+        let (out, err) = (base.with_extension("out"), base.with_extension("err"));
+        let child = self
+            .cmd(args)
+            .stdout(std::fs::File::create(&out).expect("bg stdout"))
+            .stderr(std::fs::File::create(&err).expect("bg stderr"))
+            .spawn()
+            .expect("spawning runp");
+        Bg { child, out, err }
+    }
+
+    /// The host directory of emptyDir volume `vol` of pod `name`.
+    pub fn volume(&self, name: &str, vol: &str) -> PathBuf {
+        self.pod_dir(name).join("volumes").join(vol)
+    }
+}
+
+/// Polls `f` every 20 ms until it returns Some; panics with `what` after `timeout`.
+pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
