@@ -531,6 +531,8 @@ fn events(root: &Path, name: &str, output: Option<&str>, follow: bool) -> Result
     let mut seen: Vec<u32> = Vec::new();
     let mut out = std::io::stdout().lock();
     loop {
+        // Checked before reading, so the last events of a supervisor that just exited are shown.
+        let alive = dir.supervisor_alive();
         let ev: crate::pod::events::Events = dir.read_json("events.json").unwrap_or_default();
         for (i, e) in ev.items.iter().enumerate() {
             if seen.get(i) == Some(&e.count) {
@@ -547,7 +549,7 @@ fn events(root: &Path, name: &str, output: Option<&str>, follow: bool) -> Result
             }
         }
         out.flush()?;
-        if !follow || !dir.supervisor_alive() {
+        if !follow || !alive {
             return Ok(0);
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -138,3 +138,26 @@ pub fn adopt_inherited_fd(fd: i32) -> Option<std::os::fd::OwnedFd> {
     // SAFETY: the fd is open and was handed to this process for exactly this use.
     Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
+
+/// Every live descendant of `pid` (children, their children...), from /proc's parent links.
+/// Descendants that were already re-parented elsewhere are not found.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut parent_of: Vec<(i32, i32)> = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if let Some(st) = stat(p) {
+            parent_of.push((p, st.ppid));
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(cur) = frontier.pop() {
+        for (p, pp) in &parent_of {
+            if *pp == cur && *p != pid && !out.contains(p) {
+                out.push(*p);
+                frontier.push(*p);
+            }
+        }
+    }
+    out
+}

@@ -118,7 +118,11 @@ impl Supervisor {
         let secs = worker.probe.timeout_seconds.max(1);
         let msg = match worker.running.as_ref().map(|r| &r.check) {
             Some(Check::Exec { pid, .. }) => {
-                // The exec'd process leads its own session and group: kill all of it.
+                // The exec'd process leads its own session and group: kill all of it, and every
+                // descendant that moved to a session of its own.
+                for d in crate::linux::process::descendants(*pid) {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(d), nix::sys::signal::SIGKILL);
+                }
                 let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::SIGKILL);
                 format!("command timed out after {secs}s")
             }
