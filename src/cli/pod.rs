@@ -128,7 +128,7 @@ pub fn image(dir: &Path, cmd: ImageCmd) -> Result<i32> {
             println!("{full}");
         }
         ImageCmd::List => {
-            println!("{:<30} {}", "IMAGE", "CREATED");
+            println!("{:<30} CREATED", "IMAGE");
             for i in images.list()? {
                 println!("{:<30} {}", i.name, i.created);
             }
@@ -260,9 +260,9 @@ fn read_status(root: &Path, name: &str) -> Result<(PodDir, Value)> {
     Ok((dir, v))
 }
 
-fn age(since: &str) -> String {
-    let _ = since;
-    let created = std::fs::metadata(since).ok().and_then(|m| m.modified().ok());
+/// kubectl's AGE column, from the modification time of a file written at creation.
+fn age(created_file: &Path) -> String {
+    let created = std::fs::metadata(created_file).ok().and_then(|m| m.modified().ok());
     let secs = created.and_then(|c| c.elapsed().ok()).map(|d| d.as_secs()).unwrap_or(0);
     match secs {
         s if s < 120 => format!("{s}s"),
@@ -275,7 +275,7 @@ fn list(root: &Path, output: Option<&str>) -> Result<i32> {
     let mut items = Vec::new();
     for name in store::list(root) {
         if let Ok((dir, mut v)) = read_status(root, &name) {
-            v["runp"]["age"] = Value::from(age(&dir.path("pod.json").to_string_lossy()));
+            v["runp"]["age"] = Value::from(age(&dir.path("pod.json")));
             items.push(v);
         }
     }
@@ -284,7 +284,7 @@ fn list(root: &Path, output: Option<&str>) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": list}))?);
         return Ok(0);
     }
-    println!("{:<30} {:<7} {:<20} {:<9} {}", "NAME", "READY", "STATUS", "RESTARTS", "AGE");
+    println!("{:<30} {:<7} {:<20} {:<9} AGE", "NAME", "READY", "STATUS", "RESTARTS");
     for v in items {
         let r = &v["runp"];
         println!(
@@ -355,7 +355,7 @@ fn describe(root: &Path, name: &str) -> Result<i32> {
     }
     writeln!(out, "Events:")?;
     let ev: crate::pod::events::Events = dir.read_json("events.json").unwrap_or_default();
-    writeln!(out, "  {:<8} {:<22} {:<25} {:<10} {}", "Type", "Reason", "Last seen", "From", "Message")?;
+    writeln!(out, "  {:<8} {:<22} {:<25} {:<10} Message", "Type", "Reason", "Last seen", "From")?;
     for e in ev.items {
         let count = if e.count > 1 { format!(" (x{} since {})", e.count, e.first_timestamp) } else { String::new() };
         writeln!(out, "  {:<8} {:<22} {:<25} {:<10} {}{count}", e.kind, e.reason, e.last_timestamp, "kubelet", e.message)?;

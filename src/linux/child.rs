@@ -185,6 +185,7 @@ fn lookup(args: &ChildArgs) -> *const libc::c_char {
     for c in &args.candidates {
         // SAFETY: stat into a zeroed stack struct; c is a CString.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: c is a NUL-terminated path; st is a valid out-pointer.
         if unsafe { libc::stat(c.as_ptr(), &mut st) } != 0 {
             continue;
         }

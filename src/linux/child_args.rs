@@ -42,7 +42,7 @@ impl PathWalk {
     /// `path` is absolute inside the container.
     pub fn new(path: &str) -> Result<Self> {
         let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
-        if comps.iter().any(|c| *c == "..") {
+        if comps.contains(&"..") {
             return Err(anyhow!("{path:?} contains \"..\""));
         }
         let full = if comps.is_empty() { ".".to_string() } else { comps.join("/") };

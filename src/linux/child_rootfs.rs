@@ -246,6 +246,7 @@ fn run_op(args: &ChildArgs, root: i32, op: &RootOp, i: usize) {
 fn statvfs_flags(fd: i32) -> libc::c_ulong {
     // SAFETY: fstatvfs into a zeroed stack struct.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid out-pointer.
     if unsafe { libc::fstatvfs(fd, &mut st) } != 0 {
         return 0;
     }
@@ -294,6 +295,7 @@ pub(super) fn finish(args: &ChildArgs, r: &RootfsArgs) {
         }
         // SAFETY: fstat into a zeroed stack struct.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: st is a valid out-pointer.
         check(args, unsafe { libc::fstat(fd.0, &mut st) } as i64, Step::MaskedPath, i);
         let ret = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             mount_at(c"tmpfs".as_ptr(), fd.0, c"tmpfs".as_ptr(), libc::MS_RDONLY, c"size=0k,nr_inodes=1".as_ptr())

@@ -304,7 +304,7 @@ pub fn open_beneath(root: &std::path::Path, rel: &str, create: bool) -> io::Resu
     let dir = unsafe { OwnedFd::from_raw_fd(dir) };
     use std::os::fd::AsRawFd;
     let comps: Vec<&str> = rel.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
-    if comps.iter().any(|s| *s == "..") {
+    if comps.contains(&"..") {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     let mut cur = dir.try_clone()?;

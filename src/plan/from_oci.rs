@@ -450,7 +450,7 @@ pub fn build(spec: &oci::Spec, bundle: &Path) -> Result<ContainerPlan> {
     }
     let mounts = mounts(spec, bundle)?;
     let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
-        None | Some("") => (libc::MS_SLAVE | libc::MS_REC) as u64,
+        None | Some("") => libc::MS_SLAVE | libc::MS_REC,
         Some(p) => parse_rootfs_propagation(p).context("linux.rootfsPropagation")?,
     };
     let check_paths = |v: &Option<Vec<String>>, field: &str| -> Result<Vec<String>> {

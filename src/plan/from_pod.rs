@@ -53,17 +53,17 @@ fn mount(kind: MountKind, source: &str, fstype: &str, dest: &str, flags: u64, da
 }
 
 fn bind(source: &str, dest: &str, ro: bool) -> MountPlan {
-    let flags = if ro { libc::MS_RDONLY as u64 } else { 0 };
+    let flags = if ro { libc::MS_RDONLY } else { 0 };
     mount(MountKind::Bind { recursive: true }, source, "", dest, flags, "")
 }
 
 /// The mounts every container gets (as `runp spec`), then the pod's files and volumes.
-fn mounts(pod: &Pod, c: &Container, ctx: &PodContext) -> Result<Vec<MountPlan>> {
-    let nosuid = libc::MS_NOSUID as u64;
-    let (noexec, nodev, ro) = (libc::MS_NOEXEC as u64, libc::MS_NODEV as u64, libc::MS_RDONLY as u64);
+fn mounts(c: &Container, ctx: &PodContext) -> Result<Vec<MountPlan>> {
+    let nosuid = libc::MS_NOSUID;
+    let (noexec, nodev, ro) = (libc::MS_NOEXEC, libc::MS_NODEV, libc::MS_RDONLY);
     let mut m = vec![
         mount(MountKind::Fs, "proc", "proc", "/proc", nosuid | noexec | nodev, ""),
-        mount(MountKind::Fs, "tmpfs", "tmpfs", "/dev", nosuid | libc::MS_STRICTATIME as u64, "mode=755,size=65536k"),
+        mount(MountKind::Fs, "tmpfs", "tmpfs", "/dev", nosuid | libc::MS_STRICTATIME, "mode=755,size=65536k"),
         mount(MountKind::Fs, "devpts", "devpts", "/dev/pts", nosuid | noexec, "newinstance,ptmxmode=0666,mode=0620,gid=5"),
         // One /dev/shm for the whole pod (it shares the IPC namespace): the sandbox's tmpfs.
         mount(MountKind::Bind { recursive: false }, &ctx.pod_dir.join("shm").to_string_lossy(), "", "/dev/shm", nosuid | noexec | nodev, ""),
@@ -91,7 +91,6 @@ fn mounts(pod: &Pod, c: &Container, ctx: &PodContext) -> Result<Vec<MountPlan>> 
         b.beneath = vm.sub_path.clone().filter(|s| !s.is_empty());
         m.push(b);
     }
-    let _ = pod;
     Ok(m)
 }
 
@@ -238,11 +237,11 @@ pub fn container_plan(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &Pod
         gid_mappings: Vec::new(),
         hostname: None,
         domainname: None,
-        mounts: mounts(pod, c, ctx)?,
-        rootfs_propagation: (libc::MS_SLAVE | libc::MS_REC) as u64,
+        mounts: mounts(c, ctx)?,
+        rootfs_propagation: (libc::MS_SLAVE | libc::MS_REC),
         masked_paths: if sc.privileged == Some(true) { Vec::new() } else { masked },
         readonly_paths: if sc.privileged == Some(true) { Vec::new() } else { ro },
-        devices: Vec::new(),
+        devices: default_devices(),
         sysctls: Vec::new(),
         process,
         cgroups_path: Some(format!("{}/{}", ctx.cgroup_parent, c.name)),
@@ -254,10 +253,6 @@ pub fn container_plan(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &Pod
             ("io.kubernetes.pod.namespace".to_string(), pod.metadata.namespace.clone()),
             ("io.kubernetes.container.name".to_string(), c.name.clone()),
         ]),
-    })
-    .map(|mut p| {
-        p.devices = default_devices();
-        p
     })
 }
 

@@ -79,12 +79,12 @@ pub fn parse_options(options: &[String]) -> Result<MountOptions> {
             _ => {
                 if let Some((set, f)) = flag_option(opt) {
                     if set {
-                        out.flags |= f as u64;
+                        out.flags |= f;
                     } else {
-                        out.flags &= !(f as u64);
+                        out.flags &= !f;
                     }
                 } else if let Some(p) = propagation_option(opt) {
-                    out.propagation.push(p as u64);
+                    out.propagation.push(p);
                 } else {
                     data.push(opt);
                 }
@@ -98,7 +98,7 @@ pub fn parse_options(options: &[String]) -> Result<MountOptions> {
 /// Parses `linux.rootfsPropagation`.
 pub fn parse_rootfs_propagation(s: &str) -> Result<u64> {
     match propagation_option(s) {
-        Some(p) => Ok(p as u64),
+        Some(p) => Ok(p),
         None => bail!("invalid propagation {s:?}"),
     }
 }

@@ -132,9 +132,8 @@ impl Supervisor {
         let images = Images::new(&opts.image_dir);
         let mut ctrs = Vec::new();
         let has_init = !pod.spec.init_containers.is_empty();
-        for (i, c) in pod.spec.init_containers.iter().enumerate() {
+        for c in &pod.spec.init_containers {
             let kind = if c.is_sidecar() { Kind::Sidecar } else { Kind::Init };
-            let _ = i;
             ctrs.push(Ctr::new(c, kind, format!("spec.initContainers{{{}}}", c.name), status::INITIALIZING));
         }
         for c in &pod.spec.containers {

@@ -48,12 +48,12 @@ pub fn namespaces(plan: &ContainerPlan) -> Result<NsSetup> {
 fn mount_op(m: &MountPlan, plan: &ContainerPlan) -> Result<RootOp> {
     let (fstype, flags, remount_flags, file) = match m.kind {
         MountKind::Bind { recursive } => {
-            let mut f = libc::MS_BIND as u64;
+            let mut f = libc::MS_BIND;
             if recursive {
-                f |= libc::MS_REC as u64;
+                f |= libc::MS_REC;
             }
             // Flags beyond bind need a remount: mount(2) ignores them on the bind itself.
-            let extra = m.flags & !(libc::MS_REC as u64);
+            let extra = m.flags & !libc::MS_REC;
             let file = match &m.beneath {
                 Some(rel) => {
                     let fd = crate::linux::sys::open_beneath(Path::new(&m.source), rel, false)
@@ -99,8 +99,8 @@ fn mount_op(m: &MountPlan, plan: &ContainerPlan) -> Result<RootOp> {
 /// a cgroup namespace the kernel shows the container's cgroup as the root; without one, the
 /// container's own directories are bind-mounted, so it never sees its siblings.
 fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mut Vec<(RootOp, String)>) -> Result<()> {
-    let ro = m.flags & libc::MS_RDONLY as u64 != 0;
-    let base = m.flags & !(libc::MS_RDONLY as u64);
+    let ro = m.flags & libc::MS_RDONLY != 0;
+    let base = m.flags & !libc::MS_RDONLY;
     let cgroupns = plan.has_ns(NsKind::Cgroup);
     let bind = |dest: String, src: &Path| -> Result<RootOp> {
         Ok(RootOp::Mount {
@@ -112,7 +112,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
             file: false,
             no_symlinks: true,
             propagation: Vec::new(),
-            remount_flags: (base | if ro { libc::MS_RDONLY as u64 } else { 0 }) as libc::c_ulong,
+            remount_flags: (base | if ro { libc::MS_RDONLY } else { 0 }) as libc::c_ulong,
             beneath: None,
         })
     };
@@ -181,7 +181,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
             }
             if ro {
                 ops.push((
-                    RootOp::Remount { dest: PathWalk::new(&m.dest)?, flags: (base | libc::MS_RDONLY as u64) as libc::c_ulong },
+                    RootOp::Remount { dest: PathWalk::new(&m.dest)?, flags: (base | libc::MS_RDONLY) as libc::c_ulong },
                     format!("remounting {} read-only", m.dest),
                 ));
             }

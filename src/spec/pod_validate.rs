@@ -315,7 +315,7 @@ fn ports(cx: &mut Ctx<'_>, ports: &[ContainerPort], path: &str) {
 }
 
 /// A probe or hook port: a number in range, or the name of one of the container's ports.
-fn port_ref(cx: &mut Ctx<'_>, port: &IntOrString, path: String, ports: &[ContainerPort]) {
+fn port_ref(cx: &mut Ctx<'_>, port: &IntOrString, path: String, _ports: &[ContainerPort]) {
     match port {
         IntOrString::Int(n) if !(1..=65535).contains(n) => {
             cx.push(FieldError::invalid(path, n, "must be between 1 and 65535, inclusive"));
@@ -328,7 +328,6 @@ fn port_ref(cx: &mut Ctx<'_>, port: &IntOrString, path: String, ports: &[Contain
             if !problems.is_empty() {
                 cx.name_format(path, name, problems);
             }
-            let _ = ports;
         }
     }
 }
