@@ -614,7 +614,6 @@ fn pause_killed_under_never_fails_the_pod() {
 /// L-34: pause killed under Always: the sandbox is re-created and the init containers run
 /// again.
 #[test]
-#[ignore = "BUG (known gap): runp does not re-create a dead sandbox; the pod is stopped instead"]
 fn pause_killed_under_always_recreates_the_sandbox() {
     let Some(pe) = PodEnv::new() else { return };
     let h = pe.scratch().join("h");

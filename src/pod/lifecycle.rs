@@ -148,6 +148,59 @@ impl Supervisor {
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
     }
 
+    /// Once every container of a dead sandbox has stopped: a new pause, and everything runs
+    /// again from the first init container.
+    pub fn recreate_sandbox(&mut self) {
+        if !self.resandbox || self.ctrs.iter().any(|c| c.inst.is_some()) {
+            return;
+        }
+        let s = &self.pod.spec;
+        let mut flags = 0u64;
+        if !s.host_pid {
+            flags |= libc::CLONE_NEWPID as u64;
+        }
+        if !s.host_network {
+            flags |= (libc::CLONE_NEWNET | libc::CLONE_NEWUTS) as u64;
+        }
+        if !s.host_ipc {
+            flags |= libc::CLONE_NEWIPC as u64;
+        }
+        let hostname = from_pod::pod_hostname(&self.pod);
+        let host = if s.host_network { None } else { Some(hostname.as_str()) };
+        let pause = crate::linux::pause::spawn(flags, host).and_then(|p| {
+            if !s.host_network {
+                let ns = std::fs::File::open(format!("/proc/{}/ns/net", p.pid)).context("opening the pod's network namespace")?;
+                nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).context("joining the pod's network namespace")?;
+            }
+            Ok(p)
+        });
+        self.resandbox = false;
+        match pause {
+            Ok(p) => self.pause = Some(p),
+            Err(e) => {
+                self.event("Warning", "FailedCreatePodSandBox", "", &format!("Failed to create pod sandbox: {e:#}"));
+                self.request_stop(0, false);
+                return;
+            }
+        }
+        for c in &mut self.ctrs {
+            // An app container that finished for good (OnFailure, exit 0) is not run again.
+            if c.kind == Kind::App && c.done {
+                continue;
+            }
+            c.done = false;
+            c.rerun = true;
+            if c.kind != Kind::App {
+                let reason = status::INITIALIZING.to_string();
+                if let State::Terminated(t) = &c.status.state {
+                    c.status.last_state = Some(t.clone());
+                }
+                c.status.state = State::Waiting { reason, message: String::new() };
+            }
+        }
+        self.advance();
+    }
+
     /// Starts whatever may start now; finishes the pod when it is done.
     pub fn advance(&mut self) {
         if self.finished {
@@ -171,7 +224,7 @@ impl Supervisor {
                     if matches!(c.status.state, State::Terminated(ref t) if t.exit_code == 0) {
                         continue;
                     }
-                    if c.inst.is_none() && c.restart_at.is_none() && c.instances == 0 {
+                    if c.inst.is_none() && c.restart_at.is_none() && (c.instances == 0 || c.rerun) {
                         self.start_container(i);
                     }
                     return;
@@ -180,7 +233,7 @@ impl Supervisor {
                     if c.status.started {
                         continue;
                     }
-                    if c.inst.is_none() && c.restart_at.is_none() && c.instances == 0 {
+                    if c.inst.is_none() && c.restart_at.is_none() && (c.instances == 0 || c.rerun) {
                         self.start_container(i);
                         // Started at once (no postStart, no startup probe): nothing else would
                         // wake the loop to go on with the next container.
@@ -196,7 +249,7 @@ impl Supervisor {
             if self.ctrs[i].kind != Kind::App {
                 continue;
             }
-            if self.ctrs[i].instances == 0 && self.ctrs[i].inst.is_none() {
+            if (self.ctrs[i].instances == 0 || self.ctrs[i].rerun) && self.ctrs[i].inst.is_none() {
                 self.start_container(i);
             }
             // The next container starts only after this one's postStart returned.
@@ -228,6 +281,7 @@ impl Supervisor {
         let (rootfs, cfg) = self.images.get(&self.ctrs[i].spec.image)?;
         let n = self.ctrs[i].instances;
         self.ctrs[i].instances += 1;
+        self.ctrs[i].rerun = false;
         {
             let st = &mut self.ctrs[i].status;
             if n > 0 {
@@ -390,6 +444,10 @@ impl Supervisor {
         c.status.state = State::Terminated(t.clone());
         if self.terminating.is_some() || self.phase.is_terminal() {
             c.done = true;
+            return;
+        }
+        if self.resandbox {
+            self.recreate_sandbox();
             return;
         }
         let restart = match c.kind {

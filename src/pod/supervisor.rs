@@ -76,6 +76,8 @@ pub struct Ctr {
     pub done: bool,
     /// Probe workers of the current instance.
     pub probes: Vec<super::probes::Worker>,
+    /// Start again in the new sandbox (after the old one died).
+    pub rerun: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +117,8 @@ pub struct Supervisor {
     last_status: String,
     /// status.startTime as a monotonic instant: activeDeadlineSeconds counts from it.
     started: Instant,
+    /// The sandbox died: its containers are being stopped before a new one is made.
+    pub resandbox: bool,
 }
 
 /// Blocks the signals the loop reads, returning the signalfd. Call before any child exists.
@@ -169,6 +173,7 @@ impl Supervisor {
             listener: None,
             last_status: String::new(),
             started: Instant::now(),
+            resandbox: false,
         }
     }
 
@@ -551,12 +556,25 @@ impl Supervisor {
 
     fn on_pause_exit(&mut self) {
         self.pause = None;
-        if self.terminating.is_none() && !self.finished {
-            // The sandbox is gone: runp does not re-create it (yet); the pod fails.
-            self.event("Normal", "SandboxChanged", "", "Pod sandbox changed, it will be killed and re-created.");
-            self.reason = String::new();
-            self.request_stop(0, false);
+        if self.terminating.is_some() || self.finished {
+            return;
         }
+        self.event("Normal", "SandboxChanged", "", "Pod sandbox changed, it will be killed and re-created.");
+        // Under Never, once containers have run, the kubelet does not build a new sandbox (L-35).
+        if self.pod.spec.restart_policy == crate::spec::pod::RestartPolicy::Never && self.ctrs.iter().any(|c| c.instances > 0) {
+            self.request_stop(0, false);
+            return;
+        }
+        // Stop everything, then a new sandbox and the init containers from the first (L-34).
+        self.resandbox = true;
+        for i in 0..self.ctrs.len() {
+            self.ctrs[i].restart_at = None;
+            self.ctrs[i].hook = None;
+            if self.ctrs[i].inst.is_some() {
+                self.kill_now(i);
+            }
+        }
+        self.recreate_sandbox();
     }
 }
 
@@ -598,6 +616,7 @@ impl Ctr {
             restart_at: None,
             done: false,
             probes: Vec::new(),
+            rerun: false,
         }
     }
 }
