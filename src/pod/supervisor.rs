@@ -290,9 +290,12 @@ impl Supervisor {
         self.advance();
         self.write_status();
         while !self.finished {
-            self.poll_once(sfd)?;
-            self.advance();
-            self.write_status();
+            // Log output wakes the loop far more often than anything changes: only the rest
+            // is worth re-deciding and re-writing the status for.
+            if self.poll_once(sfd)? {
+                self.advance();
+                self.write_status();
+            }
         }
         self.teardown();
         self.write_status();
@@ -343,13 +346,14 @@ impl Supervisor {
         self.started
     }
 
-    fn poll_once(&mut self, sfd: &SignalFd) -> Result<()> {
+    /// Waits for and handles the next events; false when they were only log output.
+    fn poll_once(&mut self, sfd: &SignalFd) -> Result<bool> {
         let timer = self.next_timer();
         let now = Instant::now();
         if let Some((t, k)) = timer {
             if t <= now {
                 self.on_timer(k);
-                return Ok(());
+                return Ok(true);
             }
         }
         let timeout = timer.map(|(t, _)| t.saturating_duration_since(now)).unwrap_or(Duration::from_secs(3600));
@@ -393,11 +397,12 @@ impl Supervisor {
         }
         let ms = timeout.as_millis().clamp(1, 3_600_000) as i32;
         let n = match nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX)) {
-            Err(nix::errno::Errno::EINTR) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => return Ok(false),
             r => r.context("poll")?,
         };
         if n == 0 {
-            return Ok(());
+            // A timer is due.
+            return Ok(true);
         }
         let ready: Vec<usize> = fds
             .iter()
@@ -406,16 +411,29 @@ impl Supervisor {
             .map(|(i, _)| i)
             .collect();
         drop(fds);
+        let mut changed = false;
         for i in ready {
             match slots[i] {
-                Slot::Signal => self.on_signals(sfd),
-                Slot::Listener => self.on_control(),
                 Slot::Log(c, s) => self.on_log(c, s),
-                Slot::Hook(c) => self.on_hook_io(c),
-                Slot::Probe(c, w) => self.probe_io(c, w),
+                Slot::Signal => {
+                    self.on_signals(sfd);
+                    changed = true;
+                }
+                Slot::Listener => {
+                    self.on_control();
+                    changed = true;
+                }
+                Slot::Hook(c) => {
+                    self.on_hook_io(c);
+                    changed = true;
+                }
+                Slot::Probe(c, w) => {
+                    self.probe_io(c, w);
+                    changed = true;
+                }
             }
         }
-        Ok(())
+        Ok(changed)
     }
 
     fn on_signals(&mut self, sfd: &SignalFd) {
