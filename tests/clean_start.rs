@@ -15,24 +15,6 @@ use std::process::{Command, Output, Stdio};
 // ---------------------------------------------------------------------------------------------
 
 /// Runs a prepared Command to completion with stdout/stderr captured through files.
-fn output_of(mut c: Command) -> Output {
-    use std::io::{Read, Seek};
-    let out = tempfile::tempfile().expect("stdout file");
-    let err = tempfile::tempfile().expect("stderr file");
-    let status = c
-        .stdout(out.try_clone().expect("dup stdout"))
-        .stderr(err.try_clone().expect("dup stderr"))
-        .status()
-        .expect("running the command");
-    let read = |mut f: std::fs::File| {
-        let mut v = Vec::new();
-        f.rewind().expect("rewind");
-        f.read_to_end(&mut v).expect("read back");
-        v
-    };
-    Output { status, stdout: read(out), stderr: read(err) }
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

@@ -9,31 +9,13 @@ use serde_json::{json, Value};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------
 
 /// Runs a prepared runp Command to completion with stdout/stderr captured through files.
-fn output_of(mut c: Command) -> Output {
-    use std::io::{Read, Seek};
-    let out = tempfile::tempfile().expect("stdout file");
-    let err = tempfile::tempfile().expect("stderr file");
-    let status = c
-        .stdout(out.try_clone().expect("dup stdout"))
-        .stderr(err.try_clone().expect("dup stderr"))
-        .status()
-        .expect("running runp");
-    let read = |mut f: std::fs::File| {
-        let mut v = Vec::new();
-        f.rewind().expect("rewind");
-        f.read_to_end(&mut v).expect("read back");
-        v
-    };
-    Output { status, stdout: read(out), stderr: read(err) }
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

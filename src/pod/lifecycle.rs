@@ -10,7 +10,7 @@ use super::status::{self, Kind, State, Terminated};
 use super::supervisor::{HookKind, Instance, Stopping, Supervisor};
 use crate::plan::from_pod::{self, ImageDefaults, PodContext};
 use crate::runtime::{create, delete, exec, kill, run};
-use crate::spec::pod::{Action, IntOrString, RestartPolicy, StorageMedium, TerminationMessagePolicy};
+use crate::spec::pod::{Action, RestartPolicy, StorageMedium, TerminationMessagePolicy};
 use anyhow::{anyhow, bail, Context, Result};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -82,6 +82,13 @@ impl Supervisor {
         for c in self.pod.spec.all_containers() {
             self.images.get(&c.image).with_context(|| format!("container {}", c.name))?;
         }
+        self.pause = Some(self.spawn_pause()?);
+        Ok(())
+    }
+
+    /// A pause process holding new namespaces (those the pod does not take from the host); the
+    /// supervisor then joins its network namespace so that handlers and probes reach `localhost`.
+    fn spawn_pause(&self) -> Result<crate::linux::pause::Pause> {
         let s = &self.pod.spec;
         let mut flags = 0u64;
         if !s.host_pid {
@@ -93,14 +100,14 @@ impl Supervisor {
         if !s.host_ipc {
             flags |= libc::CLONE_NEWIPC as u64;
         }
+        let hostname = from_pod::pod_hostname(&self.pod);
         let host = if s.host_network { None } else { Some(hostname.as_str()) };
         let pause = crate::linux::pause::spawn(flags, host)?;
         if !s.host_network {
             let ns = std::fs::File::open(format!("/proc/{}/ns/net", pause.pid)).context("opening the pod's network namespace")?;
             nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).context("joining the pod's network namespace")?;
         }
-        self.pause = Some(pause);
-        Ok(())
+        Ok(pause)
     }
 
     fn setup_volumes(&mut self) -> Result<()> {
@@ -154,26 +161,7 @@ impl Supervisor {
         if !self.resandbox || self.ctrs.iter().any(|c| c.inst.is_some()) {
             return;
         }
-        let s = &self.pod.spec;
-        let mut flags = 0u64;
-        if !s.host_pid {
-            flags |= libc::CLONE_NEWPID as u64;
-        }
-        if !s.host_network {
-            flags |= (libc::CLONE_NEWNET | libc::CLONE_NEWUTS) as u64;
-        }
-        if !s.host_ipc {
-            flags |= libc::CLONE_NEWIPC as u64;
-        }
-        let hostname = from_pod::pod_hostname(&self.pod);
-        let host = if s.host_network { None } else { Some(hostname.as_str()) };
-        let pause = crate::linux::pause::spawn(flags, host).and_then(|p| {
-            if !s.host_network {
-                let ns = std::fs::File::open(format!("/proc/{}/ns/net", p.pid)).context("opening the pod's network namespace")?;
-                nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).context("joining the pod's network namespace")?;
-            }
-            Ok(p)
-        });
+        let pause = self.spawn_pause();
         self.resandbox = false;
         match pause {
             Ok(p) => self.pause = Some(p),
@@ -637,7 +625,7 @@ impl Supervisor {
                 Ok(Run::Exec { pid })
             }
             Some(Action::HttpGet(h)) => {
-                let port = resolve_port(&h.port, c)?;
+                let port = super::probes::port(&h.port, &c.spec).map_err(|e| anyhow!(e))?;
                 let addr = handlers::address(h.host.as_deref(), port)?;
                 let host = format!("{}:{port}", h.host.as_deref().unwrap_or("localhost"));
                 let path = if h.path.is_empty() { "/".to_string() } else { h.path.clone() };
@@ -645,7 +633,7 @@ impl Supervisor {
                 handlers::connect(addr, Some((path, host, headers)))
             }
             Some(Action::TcpSocket(t)) => {
-                let port = resolve_port(&t.port, c)?;
+                let port = super::probes::port(&t.port, &c.spec).map_err(|e| anyhow!(e))?;
                 handlers::connect(handlers::address(t.host.as_deref(), port)?, None)
             }
             Some(Action::Sleep(s)) => Ok(Run::Sleep { until: Instant::now() + Duration::from_secs(s.seconds.max(0) as u64) }),
@@ -688,19 +676,6 @@ impl Supervisor {
                 }
             }
         }
-    }
-}
-
-fn resolve_port(p: &IntOrString, c: &super::supervisor::Ctr) -> Result<u16> {
-    match p {
-        IntOrString::Int(n) => u16::try_from(*n).map_err(|_| anyhow!("invalid port {n}")),
-        IntOrString::String(name) => c
-            .spec
-            .ports
-            .iter()
-            .find(|x| x.name.as_deref() == Some(name.as_str()))
-            .and_then(|x| u16::try_from(x.container_port).ok())
-            .ok_or_else(|| anyhow!("port {name:?} not found")),
     }
 }
 

@@ -81,15 +81,7 @@ impl Env {
     /// Runs runp to completion. Output goes through files, not pipes: a created container's
     /// init inherits runp's stdio (as with runc), so a pipe would not see EOF until it exits.
     pub fn runp(&self, args: &[&str]) -> Output {
-        let out = tempfile::tempfile().expect("stdout file");
-        let err = tempfile::tempfile().expect("stderr file");
-        let status = self
-            .cmd(args)
-            .stdout(out.try_clone().expect("dup"))
-            .stderr(err.try_clone().expect("dup"))
-            .status()
-            .expect("running runp");
-        Output { status, stdout: read_all(out), stderr: read_all(err) }
+        output_of(self.cmd(args))
     }
 
     /// Runs runp and asserts success; returns stdout.
@@ -182,6 +174,19 @@ impl Drop for Env {
         }
         reap_zombies();
     }
+}
+
+/// Runs a command to completion with its output captured through files, not pipes: a created
+/// container's init inherits the caller's stdio (as with runc), so a pipe would not see EOF.
+pub fn output_of(mut c: Command) -> Output {
+    let out = tempfile::tempfile().expect("stdout file");
+    let err = tempfile::tempfile().expect("stderr file");
+    let status = c
+        .stdout(out.try_clone().expect("dup stdout"))
+        .stderr(err.try_clone().expect("dup stderr"))
+        .status()
+        .expect("running the command");
+    Output { status, stdout: read_all(out), stderr: read_all(err) }
 }
 
 fn read_all(mut f: std::fs::File) -> Vec<u8> {
