@@ -726,6 +726,36 @@ fn unknown_named_port_is_a_probe_error() {
     pe.check_clean();
 }
 
+/// An exec probe whose command does not exist never starts: a probe *error*, as under the
+/// kubelet (the runtime's exec fails), with the runtime's message; nothing is restarted, and
+/// the next period tries again.
+#[test]
+fn exec_probe_with_a_missing_command_is_a_probe_error() {
+    let Some(pe) = PodEnv::new() else { return };
+    let name = pe.run_pod(&pod_yaml(
+        r#"
+        terminationGracePeriodSeconds: 2
+        containers:
+        - name: app
+          image: busybox
+          command: [sleep, "3600"]
+          livenessProbe: {exec: {command: [no-such-probe-cmd]}, periodSeconds: 1, failureThreshold: 1}
+        "#,
+    ));
+    pe.wait_running(&name, "app", secs(10));
+    let ev = poll("two errored probe events", secs(5), || {
+        let ev = ctr_events(&pe, &name, "app", "Unhealthy", "Liveness probe errored");
+        (ev.first().is_some_and(|e| e["count"].as_u64() >= Some(2))).then_some(ev)
+    });
+    let msg = ev[0]["message"].as_str().unwrap();
+    assert!(msg.contains("\"no-such-probe-cmd\": executable file not found in $PATH"), "{msg}");
+    let st = pe.status(&name);
+    assert_eq!(ctr(&st, "app")["restartCount"], 0, "{st:#}");
+    assert_eq!(state_of(ctr(&st, "app")), "running");
+    assert!(pe.events_with(&name, "Killing", "").is_empty());
+    pe.check_clean();
+}
+
 /// One HTTP/2 frame.
 fn h2_frame(typ: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();

@@ -251,6 +251,26 @@ impl Cgroup {
         }
     }
 
+    /// The cgroup.procs files, opened for writing: a process that writes "0" to each joins
+    /// the cgroup itself (a direct spawn's child, whose parent is suspended).
+    pub fn procs_files(&self) -> Result<Vec<std::os::fd::OwnedFd>> {
+        self.check()?;
+        let paths: Vec<PathBuf> = match self {
+            Cgroup::V1(c) => c.dirs.iter().map(|d| d.path.join("cgroup.procs")).collect(),
+            Cgroup::V2(c) => vec![c.path.join("cgroup.procs")],
+        };
+        paths
+            .iter()
+            .map(|p| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .map(std::os::fd::OwnedFd::from)
+                    .with_context(|| format!("opening {}", p.display()))
+            })
+            .collect()
+    }
+
     /// Processes directly in the container's cgroup (empty when it is gone).
     pub fn procs(&self) -> Result<Vec<i32>> {
         self.check()?;

@@ -49,6 +49,10 @@ fn wait_go(fd: i32) {
 /// The child program. Never returns.
 pub(super) fn run(args: &ChildArgs) -> ! {
     sys::reset_signals();
+    for (i, fd) in args.cgroup_procs.iter().enumerate() {
+        // SAFETY: writing a static buffer to a cgroup.procs fd the parent opened ("0": us).
+        check(args, unsafe { libc::write(*fd, b"0".as_ptr().cast(), 1) } as i64, Step::Cgroup, i);
+    }
     for (target, fd) in args.stdio.iter().enumerate() {
         if *fd >= 0 {
             // SAFETY: dup2 of an fd the parent gave us.
@@ -74,7 +78,9 @@ pub(super) fn run(args: &ChildArgs) -> ! {
         // SAFETY: setns on a namespace fd the parent opened and checked.
         check(args, unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(fd), *nstype) } as i64, Step::Setns, i);
     }
-    wait_go(args.sync_fd);
+    if !args.direct {
+        wait_go(args.sync_fd);
+    }
     if args.become_root {
         // Our ids are still the caller's, unmapped in the user namespace: mkdir on a tmpfs
         // mounted inside it would fail with EOVERFLOW. The maps exist now (runc does the same).
@@ -141,8 +147,10 @@ pub(super) fn run(args: &ChildArgs) -> ! {
     // Only stdio and preserved fds survive exec (CVE-2024-21626). Our own fds are CLOEXEC.
     sys::cloexec_from(args.first_closed_fd);
 
-    send(args, Report { kind: KIND_READY, ..Default::default() });
-    wait_go(args.sync_fd);
+    if !args.direct {
+        send(args, Report { kind: KIND_READY, ..Default::default() });
+        wait_go(args.sync_fd);
+    }
     if args.gate_fd >= 0 {
         wait_go(args.gate_fd);
     }

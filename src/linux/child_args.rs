@@ -142,6 +142,12 @@ pub struct ChildArgs {
     /// In a new or joined user namespace: become its root (setresuid/setresgid 0) once the id
     /// maps are written, so the mounts and mkdirs of the rootfs setup are done by a mapped id.
     pub become_root: bool,
+    /// Spawned with `spawn::spawn_direct` (vfork-style, the parent suspended until exec): no
+    /// handshake with the parent, which cannot answer; errors are still reported.
+    pub direct: bool,
+    /// cgroup.procs files the child writes "0" to first thing (the parent cannot attach a
+    /// direct child: it is suspended).
+    pub cgroup_procs: Vec<RawFd>,
 }
 
 impl ChildArgs {

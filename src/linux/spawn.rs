@@ -54,25 +54,14 @@ fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
 pub fn spawn(args: &mut ChildArgs, clone_flags: u64, pid_ns: Option<&OwnedFd>) -> Result<Spawned> {
     let (parent_end, child_end) = socketpair()?;
     args.set_sync(&child_end);
-    // setns(CLONE_NEWPID) only changes where our *children* go; a long-lived caller (a pod
-    // supervisor) must get its own back, or its next child would land in this container.
-    let restore = match pid_ns {
-        Some(ns) => {
-            let own = std::fs::File::open("/proc/self/ns/pid_for_children").context("opening our PID namespace")?;
-            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWPID).context("joining the PID namespace")?;
-            Some(own)
-        }
-        None => None,
-    };
+    let restore = enter_pid_ns(pid_ns)?;
     // SAFETY: runp is single-threaded here, and the child runs only child::run, which is
     // async-signal-safe and never returns.
     let forked = unsafe { sys::fork_with_flags(clone_flags) };
     if let Ok(Forked::Child) = forked {
         child::run(args)
     }
-    if let Some(own) = restore {
-        nix::sched::setns(own, nix::sched::CloneFlags::CLONE_NEWPID).context("returning to our PID namespace")?;
-    }
+    leave_pid_ns(restore)?;
     match forked.context("clone")? {
         Forked::Child => child::run(args),
         Forked::Parent { pid, pidfd } => {
@@ -80,6 +69,111 @@ pub fn spawn(args: &mut ChildArgs, clone_flags: u64, pid_ns: Option<&OwnedFd>) -
             Ok(Spawned { pid, pidfd, sync: parent_end })
         }
     }
+}
+
+/// setns(CLONE_NEWPID) only changes where our *children* go; a long-lived caller (a pod
+/// supervisor) must get its own back, or its next child would land in this container.
+fn enter_pid_ns(pid_ns: Option<&OwnedFd>) -> Result<Option<std::fs::File>> {
+    let Some(ns) = pid_ns else { return Ok(None) };
+    let own = std::fs::File::open("/proc/self/ns/pid_for_children").context("opening our PID namespace")?;
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWPID).context("joining the PID namespace")?;
+    Ok(Some(own))
+}
+
+fn leave_pid_ns(own: Option<std::fs::File>) -> Result<()> {
+    if let Some(own) = own {
+        nix::sched::setns(own, nix::sched::CloneFlags::CLONE_NEWPID).context("returning to our PID namespace")?;
+    }
+    Ok(())
+}
+
+/// The stack direct children run on. One is enough: the parent is suspended while its child
+/// uses it (CLONE_VFORK), and the lock keeps two threads from spawning on it at once.
+/// Allocated once and kept: unmapping memory shared with a child that ran on another CPU costs
+/// a TLB shootdown, the very thing a direct spawn avoids.
+struct Stack {
+    top: usize,
+}
+
+static STACK: std::sync::Mutex<Option<Stack>> = std::sync::Mutex::new(None);
+
+/// 256 KiB: child::run needs a few pages (its largest frame holds a 4 KiB getcwd buffer).
+const STACK_SIZE: usize = 256 * 1024;
+
+fn stack_top(slot: &mut Option<Stack>) -> Result<*mut libc::c_void> {
+    if let Some(s) = slot {
+        return Ok(s.top as *mut libc::c_void);
+    }
+    let guard = 4096;
+    // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK_SIZE + guard,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error()).context("allocating the child's stack");
+    }
+    // A guard page below the stack: an overflow faults instead of writing our heap.
+    // SAFETY: the first page of the mapping we just made.
+    if unsafe { libc::mprotect(base, guard, libc::PROT_NONE) } != 0 {
+        return Err(io::Error::last_os_error()).context("protecting the child's stack guard page");
+    }
+    let top = base as usize + STACK_SIZE + guard;
+    *slot = Some(Stack { top });
+    Ok(top as *mut libc::c_void)
+}
+
+extern "C" fn direct_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: spawn_direct passes a ChildArgs that outlives the child's use of it: the parent
+    // stays suspended (CLONE_VFORK) until the child has exec'd or exited.
+    let args = unsafe { &*(arg as *const ChildArgs) };
+    child::run(args)
+}
+
+/// Starts a process without copying our address space: clone(CLONE_VM | CLONE_VFORK), the
+/// child on its own stack, and this thread suspended until the child has exec'd or died, as
+/// posix_spawn does. A fork of a long-lived supervisor copies its page tables and, write-
+/// protecting them, shoots down TLBs on every CPU (expensive in a VM): for the exec probes
+/// a supervisor runs every second, that was most of its CPU time.
+///
+/// There is no handshake (the parent cannot answer): the child joins its cgroup through
+/// `args.cgroup_procs` and goes straight on to exec. Returns the pid once it has exec'd; a
+/// failure before exec comes back as a [`ChildError`], the child reaped.
+pub fn spawn_direct(args: &mut ChildArgs, pid_ns: Option<&OwnedFd>) -> Result<i32> {
+    let (parent_end, child_end) = socketpair()?;
+    args.set_sync(&child_end);
+    args.direct = true;
+    let mut stack = STACK.lock().map_err(|_| anyhow!("the spawn stack lock is poisoned"))?;
+    let top = stack_top(&mut stack)?;
+    let restore = enter_pid_ns(pid_ns)?;
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    let arg = std::ptr::from_ref::<ChildArgs>(args) as *mut libc::c_void;
+    // SAFETY: the child runs direct_entry on its own stack and only async-signal-safe code,
+    // touching nothing of ours but `args`; we are suspended until it execs or exits.
+    let pid = unsafe { libc::clone(direct_entry, top, flags, arg) };
+    let err = io::Error::last_os_error();
+    drop(stack);
+    let left = leave_pid_ns(restore);
+    if pid < 0 {
+        return Err(err).context("clone");
+    }
+    drop(child_end);
+    let spawned = Spawned { pid, pidfd: None, sync: parent_end };
+    let result = match (left, spawned.next()) {
+        (Ok(()), Ok(Event::Gone)) => return Ok(pid),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+        (_, Ok(e)) => Err(anyhow!("unexpected report from the process: {e:?}")),
+    };
+    // It reported an error and exited, or we cannot go on with it.
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    result
 }
 
 impl Spawned {

@@ -81,16 +81,18 @@ pub enum Step {
     Gate,
     Exec,
     Dumpable,
+    Cgroup,
 }
 
 impl Step {
     pub fn from_u32(v: u32) -> Option<Step> {
         use Step::*;
-        const ALL: [Step; 36] = [
+        const ALL: [Step; 37] = [
             Setns, WaitGo, Unshare, Setsid, Console, Hostname, Domainname, RootPropagation, RootBind,
             RootOpen, OpTarget, Op, OpPropagation, OpRemount, ConsoleMount, Sysctl, Hooks,
             ReadonlyPath, MaskedPath, ReadonlyRoot, PivotRoot, Rlimit, Lookup, Seccomp, Bounding,
             Setgroups, Setgid, Setuid, Capset, Ambient, Chdir, NoNewPrivs, Ready, Gate, Exec, Dumpable,
+            Cgroup,
         ];
         ALL.iter().copied().find(|s| *s as u32 == v)
     }
@@ -132,6 +134,7 @@ impl Step {
             NoNewPrivs => "setting no_new_privs",
             Exec => "exec",
             Dumpable => "making the process non-dumpable",
+            Cgroup => "joining the container's cgroup",
         }
     }
 }
@@ -144,10 +147,10 @@ mod tests {
     fn report_round_trip_and_steps() {
         let r = Report { kind: KIND_ERROR, step: Step::PivotRoot as u32, index: 7, errno: 22 };
         assert_eq!(Report::from_bytes(&r.to_bytes()), r);
-        for v in 1..=36 {
+        for v in 1..=37 {
             assert_eq!(Step::from_u32(v).map(|s| s as u32), Some(v));
         }
         assert_eq!(Step::from_u32(0), None);
-        assert_eq!(Step::from_u32(37), None);
+        assert_eq!(Step::from_u32(38), None);
     }
 }

@@ -9,7 +9,7 @@ use super::logs::{self, LogWriter, Stream};
 use super::status::{self, Kind, State, Terminated};
 use super::supervisor::{HookKind, Instance, Stopping, Supervisor};
 use crate::plan::from_pod::{self, ImageDefaults, PodContext};
-use crate::runtime::{create, delete, exec, kill, run};
+use crate::runtime::{create, delete, kill, run};
 use crate::spec::pod::{Action, RestartPolicy, StorageMedium, TerminationMessagePolicy};
 use anyhow::{anyhow, bail, Context, Result};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -339,6 +339,7 @@ impl Supervisor {
             stderr: Some(err_r),
             log: LogWriter::create(&log_path)?,
             log_path,
+            exec: None,
         };
         drop(created);
         self.ctrs[i].probes = super::probes::workers(&spec, inst.started);
@@ -606,26 +607,18 @@ impl Supervisor {
 
     /// Starts a postStart or preStop handler.
     pub fn start_hook(&mut self, i: usize, kind: HookKind) {
-        let c = &self.ctrs[i];
-        let handler = c.spec.lifecycle.as_ref().and_then(|l| if kind == HookKind::PostStart { l.post_start.clone() } else { l.pre_stop.clone() });
+        let spec = self.ctrs[i].spec.clone();
+        let handler = spec.lifecycle.as_ref().and_then(|l| if kind == HookKind::PostStart { l.post_start.clone() } else { l.pre_stop.clone() });
         let Some(handler) = handler else { return };
         let result: Result<Run> = (|| match handler.action() {
             Some(Action::Exec(e)) => {
-                let inst = c.inst.as_ref().ok_or_else(|| anyhow!("container is not running"))?;
                 let null = devnull()?;
-                let opts = exec::ExecOptions {
-                    id: inst.oci_id.clone(),
-                    // Hook commands are not $(VAR)-expanded (L-105).
-                    args: e.command.clone(),
-                    detach: true,
-                    stdio: Some([null.as_raw_fd(); 3]),
-                    ..Default::default()
-                };
-                let pid = exec::spawn(&self.opts.root, &opts)?;
+                // Hook commands are not $(VAR)-expanded (L-105).
+                let pid = self.exec_spawn(i, e.command.clone(), [null.as_raw_fd(); 3])?;
                 Ok(Run::Exec { pid })
             }
             Some(Action::HttpGet(h)) => {
-                let port = super::probes::port(&h.port, &c.spec).map_err(|e| anyhow!(e))?;
+                let port = super::probes::port(&h.port, &spec).map_err(|e| anyhow!(e))?;
                 let addr = handlers::address(h.host.as_deref(), port)?;
                 let host = format!("{}:{port}", h.host.as_deref().unwrap_or("localhost"));
                 let path = if h.path.is_empty() { "/".to_string() } else { h.path.clone() };
@@ -633,7 +626,7 @@ impl Supervisor {
                 handlers::connect(addr, Some((path, host, headers)))
             }
             Some(Action::TcpSocket(t)) => {
-                let port = super::probes::port(&t.port, &c.spec).map_err(|e| anyhow!(e))?;
+                let port = super::probes::port(&t.port, &spec).map_err(|e| anyhow!(e))?;
                 handlers::connect(handlers::address(t.host.as_deref(), port)?, None)
             }
             Some(Action::Sleep(s)) => Ok(Run::Sleep { until: Instant::now() + Duration::from_secs(s.seconds.max(0) as u64) }),

@@ -5,7 +5,6 @@
 use super::probes::{self, Check, Kind as PKind, Running, Verdict};
 use super::status::Kind;
 use super::supervisor::Supervisor;
-use crate::runtime::exec;
 use crate::spec::pod::{Action, RestartPolicy};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -63,18 +62,11 @@ impl Supervisor {
     }
 
     fn start_exec_probe(&mut self, i: usize, args: Vec<String>) -> Result<Check, String> {
-        let Some(inst) = &self.ctrs[i].inst else { return Err("container is not running".into()) };
         let (r, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         let _ = nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
         let null = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
-        let opts = exec::ExecOptions {
-            id: inst.oci_id.clone(),
-            args,
-            detach: true,
-            stdio: Some([null.as_raw_fd(), wr.as_raw_fd(), wr.as_raw_fd()]),
-            ..Default::default()
-        };
-        let pid = exec::spawn(&self.opts.root, &opts).map_err(|e| format!("{e:#}"))?;
+        let stdio = [null.as_raw_fd(), wr.as_raw_fd(), wr.as_raw_fd()];
+        let pid = self.exec_spawn(i, args, stdio).map_err(|e| format!("{e:#}"))?;
         Ok(Check::Exec { pid, out: Some(r), buf: Vec::new() })
     }
 
@@ -148,6 +140,7 @@ impl Supervisor {
             Verdict::Success => {}
         }
         let Some(result) = changed else { return };
+        self.probe_changed = true;
         let policy = self.pod.spec.restart_policy;
         let will = if policy != RestartPolicy::Never || self.ctrs[i].kind == Kind::Sidecar { ", will be restarted" } else { "" };
         match (kind, result) {

@@ -43,6 +43,9 @@ pub struct Instance {
     pub stderr: Option<OwnedFd>,
     pub log: LogWriter,
     pub log_path: PathBuf,
+    /// What exec probes and hooks need to enter it, resolved on first use; dropped with the
+    /// instance (it holds the container's namespaces open).
+    pub exec: Option<crate::runtime::exec::Target>,
 }
 
 /// Which handler is running for a container.
@@ -115,6 +118,9 @@ pub struct Supervisor {
     pub share_pid: bool,
     listener: Option<UnixListener>,
     last_status: String,
+    /// A probe changed something the status shows (a stored result, a kill): probe activity
+    /// alone (ticks, output, exits of probe processes) does not re-decide or rewrite anything.
+    pub probe_changed: bool,
     /// status.startTime as a monotonic instant: activeDeadlineSeconds counts from it.
     started: Instant,
     /// The sandbox died: its containers are being stopped before a new one is made.
@@ -172,9 +178,22 @@ impl Supervisor {
             share_pid,
             listener: None,
             last_status: String::new(),
+            probe_changed: false,
             started: Instant::now(),
             resandbox: false,
         }
+    }
+
+    /// Starts `args` inside container `i` (exec probes and hooks) with the given stdio; the
+    /// process is ours to reap.
+    pub fn exec_spawn(&mut self, i: usize, args: Vec<String>, stdio: [std::os::fd::RawFd; 3]) -> Result<i32> {
+        let inst = self.ctrs[i].inst.as_mut().ok_or_else(|| anyhow::anyhow!("container is not running"))?;
+        if inst.exec.is_none() {
+            inst.exec = Some(crate::runtime::exec::Target::open(&self.opts.root, &inst.oci_id, false)?);
+        }
+        let target = inst.exec.as_ref().ok_or_else(|| anyhow::anyhow!("container is not running"))?;
+        let opts = crate::runtime::exec::ExecOptions { args, detach: true, stdio: Some(stdio), ..Default::default() };
+        target.spawn(&opts)
     }
 
     /// Records an event (and prints it in the foreground).
@@ -353,7 +372,8 @@ impl Supervisor {
         if let Some((t, k)) = timer {
             if t <= now {
                 self.on_timer(k);
-                return Ok(true);
+                let probe = matches!(k, Timer::ProbeTick(..) | Timer::ProbeTimeout(..));
+                return Ok(!probe || std::mem::take(&mut self.probe_changed));
             }
         }
         let timeout = timer.map(|(t, _)| t.saturating_duration_since(now)).unwrap_or(Duration::from_secs(3600));
@@ -401,8 +421,8 @@ impl Supervisor {
             r => r.context("poll")?,
         };
         if n == 0 {
-            // A timer is due.
-            return Ok(true);
+            // A timer is due: the next call runs it.
+            return Ok(false);
         }
         let ready: Vec<usize> = fds
             .iter()
@@ -415,10 +435,7 @@ impl Supervisor {
         for i in ready {
             match slots[i] {
                 Slot::Log(c, s) => self.on_log(c, s),
-                Slot::Signal => {
-                    self.on_signals(sfd);
-                    changed = true;
-                }
+                Slot::Signal => changed |= self.on_signals(sfd),
                 Slot::Listener => {
                     self.on_control();
                     changed = true;
@@ -427,46 +444,50 @@ impl Supervisor {
                     self.on_hook_io(c);
                     changed = true;
                 }
-                Slot::Probe(c, w) => {
-                    self.probe_io(c, w);
-                    changed = true;
-                }
+                Slot::Probe(c, w) => self.probe_io(c, w),
             }
         }
-        Ok(changed)
+        Ok(changed || std::mem::take(&mut self.probe_changed))
     }
 
-    fn on_signals(&mut self, sfd: &SignalFd) {
+    /// Handles pending signals; false when all they did was end probe processes.
+    fn on_signals(&mut self, sfd: &SignalFd) -> bool {
+        let mut changed = false;
         while let Ok(Some(info)) = sfd.read_signal() {
             match info.ssi_signo as i32 {
-                libc::SIGCHLD => self.reap(),
+                libc::SIGCHLD => changed |= self.reap(),
                 libc::SIGTERM | libc::SIGINT | libc::SIGHUP => {
                     let grace = self.pod.spec.termination_grace_period_seconds;
                     self.request_stop(grace, true);
+                    changed = true;
                 }
                 _ => {}
             }
         }
         // A SIGCHLD may merge with others: always reap.
-        self.reap();
+        changed | self.reap()
     }
 
-    /// Reaps every exited child: containers, hook processes, pause.
-    fn reap(&mut self) {
+    /// Reaps every exited child: containers, hook processes, pause, probe processes. True
+    /// when something other than a probe process (or an orphan it left) ended.
+    fn reap(&mut self) -> bool {
         use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let mut changed = false;
         loop {
             let (pid, code) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(p, c)) => (p.as_raw(), c),
                 Ok(WaitStatus::Signaled(p, s, _)) => (p.as_raw(), 128 + s as i32),
-                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(WaitStatus::StillAlive) | Err(_) => return changed,
                 Ok(_) => continue,
             };
             if self.pause.as_ref().is_some_and(|p| p.pid == pid) {
                 self.on_pause_exit();
+                changed = true;
                 continue;
             }
             if let Some(i) = self.ctrs.iter().position(|c| c.inst.as_ref().is_some_and(|x| x.pid == pid)) {
                 self.on_exit(i, code);
+                changed = true;
                 continue;
             }
             let probe = self.ctrs.iter().enumerate().find_map(|(i, c)| {
@@ -479,6 +500,7 @@ impl Supervisor {
             if let Some(i) = self.ctrs.iter().position(|c| matches!(c.hook, Some((_, Run::Exec { pid: p }))  if p == pid)) {
                 let result = if code == 0 { Ok(()) } else { Err(anyhow::anyhow!("command exited with {code}")) };
                 self.on_hook_done(i, result);
+                changed = true;
             }
         }
     }

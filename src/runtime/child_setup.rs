@@ -304,6 +304,8 @@ pub fn process_args(p: &ProcessPlan, seccomp: Option<crate::plan::seccomp::BpfPr
         die_with_parent: None,
         keep_fds: Vec::new(),
         become_root: false,
+        direct: false,
+        cgroup_procs: Vec::new(),
     })
 }
 

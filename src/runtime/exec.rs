@@ -81,104 +81,159 @@ fn build_process(o: &ExecOptions, base: &ProcessPlan, container_root: &Path) -> 
 
 /// Runs the exec. Returns the process's exit code (0 when detached).
 pub fn exec(root: &Path, o: &ExecOptions) -> Result<i32> {
-    let (pid, pty) = start(root, o)?;
+    let target = Target::open(root, &o.id, o.ignore_paused)?;
+    let (pid, pty) = target.start(o)?;
     if o.detach {
         return Ok(0);
     }
     super::foreground::wait(pid, pty.as_ref().map(|p| &p.master))
 }
 
-/// Starts the process and returns once it has exec'd: its pid (a child of the caller, who
-/// must reap it). Lifecycle exec hooks and exec probes of pods use this.
-pub fn spawn(root: &Path, o: &ExecOptions) -> Result<i32> {
-    start(root, o).map(|(pid, _)| pid)
+/// A running container made ready for exec: its process defaults, its namespaces (opened
+/// once, checked against pid reuse) and its cgroup. A pod supervisor keeps one per container
+/// instance, so an exec probe costs a clone and an exec rather than a re-read of the
+/// container's state. Drop it when the container exits: its fds keep the namespaces alive.
+pub struct Target {
+    defaults: super::state::ExecDefaults,
+    container_root: PathBuf,
+    /// Every namespace of the init that differs from ours but the PID one, user first.
+    joins: Vec<(OwnedFd, libc::c_int)>,
+    /// The PID namespace, joined by the parent (it only affects children).
+    pid_ns: Option<OwnedFd>,
+    cgroup: Option<crate::linux::cgroup::Cgroup>,
+    /// cgroup.procs fds for direct spawns (opened on first use).
+    cgroup_procs: std::cell::OnceCell<Vec<OwnedFd>>,
 }
 
-fn start(root: &Path, o: &ExecOptions) -> Result<(i32, Option<console::Pty>)> {
-    let dir = StateDir::new(root, &o.id)?;
-    let st = dir.load()?;
-    match st.status(&dir) {
-        Status::Stopped => bail!("cannot exec in a stopped container"),
-        Status::Paused if !o.ignore_paused => bail!("cannot exec in a paused container (use --ignore-paused to override)"),
-        _ => {}
-    }
-    let defaults: super::state::ExecDefaults = {
-        let p = dir.path(super::state::EXEC_DEFAULTS);
-        let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
-    };
-    let init = process::ProcessRef::open(st.pid, st.start_time)?;
-    let container_root = PathBuf::from(format!("/proc/{}/root", init.pid));
-    let mut plan = build_process(o, &defaults.process, &container_root)?;
-    if o.process_file.is_some() && o.tty {
-        plan.terminal = true;
-    }
-    match (plan.terminal, &o.console_socket, o.detach) {
-        (false, Some(_), _) | (true, Some(_), false) => bail!("cannot use console socket if runp will not detach or allocate tty"),
-        (true, None, true) => bail!("cannot allocate tty if runp will detach without setting console socket"),
-        _ => {}
-    }
-    let mut args = process_args(&plan, defaults.seccomp.clone(), o.preserve_fds)?;
-    // Join every namespace of the init that differs from ours; pid is joined by the parent.
-    let mut pid_ns: Option<OwnedFd> = None;
-    for kind in NsKind::ALL {
-        let theirs = match ns::inode(init.pid, kind) {
-            Ok(i) => i,
-            Err(_) => continue,
+impl Target {
+    pub fn open(root: &Path, id: &str, ignore_paused: bool) -> Result<Target> {
+        let dir = StateDir::new(root, id)?;
+        let st = dir.load()?;
+        match st.status(&dir) {
+            Status::Stopped => bail!("cannot exec in a stopped container"),
+            Status::Paused if !ignore_paused => bail!("cannot exec in a paused container (use --ignore-paused to override)"),
+            _ => {}
+        }
+        let defaults: super::state::ExecDefaults = {
+            let p = dir.path(super::state::EXEC_DEFAULTS);
+            let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
         };
-        if ns::inode(std::process::id() as i32, kind).ok() == Some(theirs) {
-            continue;
+        let init = process::ProcessRef::open(st.pid, st.start_time)?;
+        let mut joins = Vec::new();
+        let mut pid_ns = None;
+        for kind in NsKind::ALL {
+            let theirs = match ns::inode(init.pid, kind) {
+                Ok(i) => i,
+                Err(_) => continue,
+            };
+            if ns::inode(std::process::id() as i32, kind).ok() == Some(theirs) {
+                continue;
+            }
+            let fd = ns::open_checked(&PathBuf::from(format!("/proc/{}/ns/{}", init.pid, kind.proc_name())), kind)?;
+            if kind == NsKind::Pid {
+                pid_ns = Some(fd);
+            } else {
+                joins.push((fd, kind.flag()));
+            }
         }
-        let fd = ns::open_checked(&PathBuf::from(format!("/proc/{}/ns/{}", init.pid, kind.proc_name())), kind)?;
-        if kind == NsKind::Pid {
-            pid_ns = Some(fd);
-        } else {
-            args.joins.push((fd, kind.flag()));
+        // The fds must still be the init's namespaces, not a reused pid's (S-47).
+        if !process::alive(st.pid, st.start_time) {
+            bail!("container not running");
         }
+        Ok(Target {
+            defaults,
+            container_root: PathBuf::from(format!("/proc/{}/root", init.pid)),
+            joins,
+            pid_ns,
+            cgroup: st.cgroup,
+            cgroup_procs: std::cell::OnceCell::new(),
+        })
     }
-    // The fds must still be the init's namespaces, not a reused pid's (S-47).
-    if !process::alive(st.pid, st.start_time) {
-        bail!("container not running");
+
+    /// The child's arguments for `o`, with our namespace fds duplicated into them.
+    fn child_args(&self, o: &ExecOptions) -> Result<(ProcessPlan, crate::linux::child_args::ChildArgs)> {
+        let mut plan = build_process(o, &self.defaults.process, &self.container_root)?;
+        if o.process_file.is_some() && o.tty {
+            plan.terminal = true;
+        }
+        let mut args = process_args(&plan, self.defaults.seccomp.clone(), o.preserve_fds)?;
+        for (fd, flag) in &self.joins {
+            args.joins.push((fd.try_clone().context("duplicating a namespace fd")?, *flag));
+        }
+        if let Some(stdio) = o.stdio {
+            args.stdio = stdio;
+        }
+        Ok((plan, args))
     }
-    let pty = if plan.terminal { Some(console::open_pty(plan.console_size)?) } else { None };
-    if let Some(p) = &pty {
-        args.console_fd = p.slave.as_raw_fd();
+
+    /// Starts a process the caller reaps, returning once it has exec'd, without copying the
+    /// caller's address space (see `spawn::spawn_direct`): what a pod supervisor's exec
+    /// probes and hooks use. No tty, pid file or console socket.
+    pub fn spawn(&self, o: &ExecOptions) -> Result<i32> {
+        if o.tty || o.console_socket.is_some() || o.pid_file.is_some() {
+            bail!("exec: a tty, console socket or pid file needs `runp exec`");
+        }
+        let (plan, mut args) = self.child_args(o)?;
+        if let Some(cg) = &self.cgroup {
+            let files = match self.cgroup_procs.get() {
+                Some(f) => f,
+                None => {
+                    let f = cg.procs_files()?;
+                    self.cgroup_procs.get_or_init(|| f)
+                }
+            };
+            args.cgroup_procs = files.iter().map(|f| f.as_raw_fd()).collect();
+        }
+        spawn::spawn_direct(&mut args, self.pid_ns.as_ref()).map_err(|e| explain_exec(e, &plan))
     }
-    if let Some(stdio) = o.stdio {
-        args.stdio = stdio;
+
+    /// Starts the process with the full handshake: attached to the cgroup by us, the pid file
+    /// written and the pty master sent before it execs. `runp exec` uses this.
+    fn start(&self, o: &ExecOptions) -> Result<(i32, Option<console::Pty>)> {
+        let (plan, mut args) = self.child_args(o)?;
+        match (plan.terminal, &o.console_socket, o.detach) {
+            (false, Some(_), _) | (true, Some(_), false) => bail!("cannot use console socket if runp will not detach or allocate tty"),
+            (true, None, true) => bail!("cannot allocate tty if runp will detach without setting console socket"),
+            _ => {}
+        }
+        let pty = if plan.terminal { Some(console::open_pty(plan.console_size)?) } else { None };
+        if let Some(p) = &pty {
+            args.console_fd = p.slave.as_raw_fd();
+        }
+        let spawned = spawn::spawn(&mut args, 0, self.pid_ns.as_ref())?;
+        let pid = nix::unistd::Pid::from_raw(spawned.pid);
+        let kill_child = || {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        };
+        let setup = || -> Result<()> {
+            if let Some(cg) = &self.cgroup {
+                cg.attach(spawned.pid)?;
+            }
+            spawned.go()?;
+            match spawned.next()? {
+                spawn::Event::Ready => {}
+                e => bail!("unexpected report from the exec process: {e:?}"),
+            }
+            if let Some(pf) = &o.pid_file {
+                write_pid_file(pf, spawned.pid)?;
+            }
+            if let (Some(p), Some(sock)) = (&pty, &o.console_socket) {
+                console::send_master(sock, &p.master)?;
+            }
+            spawned.go()?;
+            match spawned.next()? {
+                spawn::Event::Gone => Ok(()),
+                e => bail!("unexpected report from the exec process: {e:?}"),
+            }
+        };
+        if let Err(e) = setup() {
+            kill_child();
+            return Err(explain_exec(e, &plan));
+        }
+        Ok((spawned.pid, pty))
     }
-    let spawned = spawn::spawn(&mut args, 0, pid_ns.as_ref())?;
-    let pid = nix::unistd::Pid::from_raw(spawned.pid);
-    let kill_child = || {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(pid, None);
-    };
-    let setup = || -> Result<()> {
-        if let Some(cg) = &st.cgroup {
-            cg.attach(spawned.pid)?;
-        }
-        spawned.go()?;
-        match spawned.next()? {
-            spawn::Event::Ready => {}
-            e => bail!("unexpected report from the exec process: {e:?}"),
-        }
-        if let Some(pf) = &o.pid_file {
-            write_pid_file(pf, spawned.pid)?;
-        }
-        if let (Some(p), Some(sock)) = (&pty, &o.console_socket) {
-            console::send_master(sock, &p.master)?;
-        }
-        spawned.go()?;
-        match spawned.next()? {
-            spawn::Event::Gone => Ok(()),
-            e => bail!("unexpected report from the exec process: {e:?}"),
-        }
-    };
-    if let Err(e) = setup() {
-        kill_child();
-        return Err(explain_exec(e, &plan));
-    }
-    Ok((spawned.pid, pty))
 }
 
 fn explain_exec(e: anyhow::Error, plan: &ProcessPlan) -> anyhow::Error {
