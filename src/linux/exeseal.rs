@@ -13,8 +13,25 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-/// Set in the re-executed image, so it does not seal again.
-const SEALED_ENV: &str = "_RUNP_SEALED";
+/// Whether our binary already is a read-only copy: a read-only overlayfs mount, or a memfd
+/// sealed against writes. Asked of the kernel, never of the environment: an environment flag
+/// would be inherited by whatever runp starts (hooks), and a runp started from there would
+/// then skip the defence.
+fn running_sealed() -> bool {
+    const OVERLAYFS_SUPER_MAGIC: libc::c_long = 0x794c_7630;
+    let Ok(f) = std::fs::File::open("/proc/self/exe") else { return false };
+    // SAFETY: fstatfs/fstatvfs into zeroed structs on our stack, on an fd we own.
+    let (mut fs, mut vfs): (libc::statfs, libc::statvfs) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: as above.
+    let stat_ok = unsafe { libc::fstatfs(f.as_raw_fd(), &mut fs) == 0 && libc::fstatvfs(f.as_raw_fd(), &mut vfs) == 0 };
+    if stat_ok && fs.f_type as libc::c_long == OVERLAYFS_SUPER_MAGIC && vfs.f_flag & libc::ST_RDONLY != 0 {
+        return true;
+    }
+    let want = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on an fd we own; fails with EINVAL on files that are not memfds.
+    let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
+    seals >= 0 && seals & want == want
+}
 
 fn ro_overlay_exe(exe: &std::path::Path) -> std::io::Result<OwnedFd> {
     let dir = exe.parent().ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
@@ -58,7 +75,7 @@ fn sealed_memfd_exe(exe: &std::path::Path) -> std::io::Result<OwnedFd> {
 /// Re-executes runp from a read-only copy of itself unless it already is one. Returns only
 /// when that was not possible (runp then goes on unsealed, with a warning).
 pub fn reexec_sealed() {
-    if std::env::var_os(SEALED_ENV).is_some() {
+    if running_sealed() {
         return;
     }
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else { return };
@@ -70,12 +87,9 @@ pub fn reexec_sealed() {
         }
     };
     let args: Vec<CString> = std::env::args_os().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
-    let mut env: Vec<CString> = std::env::vars_os()
+    let env: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok())
         .collect();
-    if let Ok(c) = CString::new(format!("{SEALED_ENV}=1")) {
-        env.push(c);
-    }
     let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
