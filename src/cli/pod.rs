@@ -187,7 +187,7 @@ fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> 
     }
     let sfd = supervisor::signal_fd()?;
     let opts = Options { root: root.to_path_buf(), image_dir: image_dir.to_path_buf(), backoff: backoff_from_env(), print_events: true };
-    let mut sup = Supervisor::new(opts, pod, dir);
+    let mut sup = Supervisor::new(opts, pod, dir)?;
     let phase = sup.run(&sfd, None)?;
     println!("pod/{} {}", sup.pod.metadata.name, phase.as_str());
     Ok(if phase == crate::pod::status::Phase::Succeeded { 0 } else { 1 })
@@ -238,7 +238,7 @@ fn supervise(root: &Path, image_dir: &Path, name: &str, ready_fd: Option<i32>) -
     let pod: crate::spec::pod::Pod = dir.read_json("pod.json")?;
     let sfd = supervisor::signal_fd()?;
     let opts = Options { root: root.to_path_buf(), image_dir: image_dir.to_path_buf(), backoff: backoff_from_env(), print_events: false };
-    let mut sup = Supervisor::new(opts, pod, dir);
+    let mut sup = Supervisor::new(opts, pod, dir)?;
     let phase = sup.run(&sfd, ready)?;
     Ok(if phase == crate::pod::status::Phase::Succeeded { 0 } else { 1 })
 }

@@ -26,12 +26,10 @@ impl Supervisor {
             return;
         }
         // Probe timing precision, measured by `make bench` (one line per check started).
-        if let Some(path) = std::env::var_os("RUNP_PROBE_TRACE") {
+        if let Some(f) = &self.probe_trace {
             use std::io::Write;
             let line = format!("{} {} {}\n", self.pod.metadata.name, worker.kind.name(), worker.lateness.as_micros());
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-                let _ = f.write_all(line.as_bytes());
-            }
+            let _ = (&*f).write_all(line.as_bytes());
         }
         let deadline = now + worker.timeout();
         let probe = worker.probe.clone();
@@ -64,8 +62,7 @@ impl Supervisor {
     fn start_exec_probe(&mut self, i: usize, args: Vec<String>) -> Result<Check, String> {
         let (r, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         let _ = nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
-        let null = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
-        let stdio = [null.as_raw_fd(), wr.as_raw_fd(), wr.as_raw_fd()];
+        let stdio = [self.devnull.as_raw_fd(), wr.as_raw_fd(), wr.as_raw_fd()];
         let pid = self.exec_spawn(i, args, stdio).map_err(|e| format!("{e:#}"))?;
         Ok(Check::Exec { pid, out: Some(r), buf: Vec::new() })
     }

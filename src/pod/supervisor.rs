@@ -121,6 +121,10 @@ pub struct Supervisor {
     /// A probe changed something the status shows (a stored result, a kill): probe activity
     /// alone (ticks, output, exits of probe processes) does not re-decide or rewrite anything.
     pub probe_changed: bool,
+    /// RUNP_PROBE_TRACE's file, kept open (bench/probes.sh).
+    pub probe_trace: Option<std::fs::File>,
+    /// /dev/null, for the stdin of exec probes.
+    pub devnull: std::fs::File,
     /// status.startTime as a monotonic instant: activeDeadlineSeconds counts from it.
     started: Instant,
     /// The sandbox died: its containers are being stopped before a new one is made.
@@ -138,7 +142,7 @@ pub fn signal_fd() -> Result<SignalFd> {
 }
 
 impl Supervisor {
-    pub fn new(opts: Options, pod: Pod, dir: PodDir) -> Supervisor {
+    pub fn new(opts: Options, pod: Pod, dir: PodDir) -> Result<Supervisor> {
         let images = Images::new(&opts.image_dir);
         let mut ctrs = Vec::new();
         let has_init = !pod.spec.init_containers.is_empty();
@@ -155,7 +159,9 @@ impl Supervisor {
         // runp's default: one PID namespace for the pod, pause as PID 1 (shareProcessNamespace
         // false gives each container its own).
         let share_pid = pod.spec.share_process_namespace.unwrap_or(true);
-        Supervisor {
+        let devnull = std::fs::File::open("/dev/null").context("opening /dev/null")?;
+        let probe_trace = std::env::var_os("RUNP_PROBE_TRACE").and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+        Ok(Supervisor {
             opts,
             pod,
             dir,
@@ -179,9 +185,11 @@ impl Supervisor {
             listener: None,
             last_status: String::new(),
             probe_changed: false,
+            probe_trace,
+            devnull,
             started: Instant::now(),
             resandbox: false,
-        }
+        })
     }
 
     /// Starts `args` inside container `i` (exec probes and hooks) with the given stdio; the
