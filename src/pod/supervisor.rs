@@ -334,43 +334,48 @@ impl Supervisor {
     }
 
     fn next_timer(&self) -> Option<(Instant, Timer)> {
-        let mut best: Option<(Instant, Timer)> = None;
-        let mut consider = |t: Instant, k: Timer| {
-            if best.is_none_or(|(b, _)| t < b) {
-                best = Some((t, k));
+        // Among timers due at the same instant, an exec probe goes last: starting it holds the
+        // loop until its process has exec'd, while the others only start a connect.
+        let mut best: Option<(Instant, bool, Timer)> = None;
+        let mut consider = |t: Instant, slow: bool, k: Timer| {
+            if best.is_none_or(|(b, bslow, _)| (t, slow) < (b, bslow)) {
+                best = Some((t, slow, k));
             }
         };
         for (i, c) in self.ctrs.iter().enumerate() {
             if let Some(t) = c.restart_at {
-                consider(t, Timer::Restart(i));
+                consider(t, false, Timer::Restart(i));
             }
             if let Some((_, Run::Sleep { until })) = &c.hook {
-                consider(*until, Timer::HookSleep(i));
+                consider(*until, false, Timer::HookSleep(i));
             }
             if c.inst.is_some() {
                 for (w, p) in c.probes.iter().enumerate() {
                     match &p.running {
-                        Some(r) => consider(r.deadline, Timer::ProbeTimeout(i, w)),
-                        None if !p.on_hold => consider(p.next, Timer::ProbeTick(i, w)),
+                        Some(r) => consider(r.deadline, false, Timer::ProbeTimeout(i, w)),
+                        None if !p.on_hold => {
+                            let exec = matches!(p.probe.action(), Some(crate::spec::pod::Action::Exec(_)));
+                            consider(p.next, exec, Timer::ProbeTick(i, w))
+                        }
                         None => {}
                     }
                 }
             }
             if let Some(s) = &c.stopping {
                 if !s.signalled {
-                    consider(s.deadline, Timer::Grace(i));
+                    consider(s.deadline, false, Timer::Grace(i));
                 }
                 if let Some(k) = s.kill_at {
-                    consider(k, Timer::Kill(i));
+                    consider(k, false, Timer::Kill(i));
                 }
             }
         }
         if let (Some(d), false) = (self.pod.spec.active_deadline_seconds, self.terminating.is_some()) {
             if let Ok(secs) = u64::try_from(d) {
-                consider(self.started_instant() + Duration::from_secs(secs), Timer::Deadline);
+                consider(self.started_instant() + Duration::from_secs(secs), false, Timer::Deadline);
             }
         }
-        best
+        best.map(|(t, _, k)| (t, k))
     }
 
     fn started_instant(&self) -> Instant {
