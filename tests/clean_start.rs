@@ -591,3 +591,29 @@ fn container_has_its_own_session_and_no_controlling_tty() {
     env.ok(&["delete", "--force", &id]);
     assert_no_trace(&env, &id);
 }
+
+/// Whether runp re-executes from a read-only copy of itself is asked of the kernel, never of
+/// the environment: a runp started with runp's old internal marker variable set (as anything
+/// a runp starts, a hook, used to inherit it) still leaves the created container waiting in a
+/// process whose exe cannot be opened for writing (EROFS: a read-only copy, where the host
+/// binary itself would give ETXTBSY).
+#[test]
+fn created_init_runs_from_a_read_only_copy_whatever_the_environment() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let id = unique_id("sealenv");
+    let bundle = env.bundle(&id, |c| c["process"]["args"] = json!(["true"]));
+    let mut c = env.cmd(&["create", "--bundle", bundle.to_str().unwrap(), &id]);
+    c.env("_RUNP_SEALED", "1");
+    let out = output_of(c);
+    assert!(out.status.success(), "create failed: {}", String::from_utf8_lossy(&out.stderr));
+    let pid = env.state(&id)["pid"].as_i64().expect("pid");
+    let exe = format!("/proc/{pid}/exe");
+    let err = std::fs::OpenOptions::new().write(true).open(&exe).expect_err("the init's exe opened for writing");
+    let target = std::fs::read_link(&exe).unwrap_or_default();
+    assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{exe} -> {}: {err}", target.display());
+    env.ok(&["delete", "--force", &id]);
+    assert_no_trace(&env, &id);
+}
