@@ -146,6 +146,10 @@ extern "C" fn direct_entry(arg: *mut libc::c_void) -> libc::c_int {
 /// `args.cgroup_procs` and goes straight on to exec. Returns the pid once it has exec'd; a
 /// failure before exec comes back as a [`ChildError`], the child reaped.
 pub fn spawn_direct(args: &mut ChildArgs, pid_ns: Option<&OwnedFd>) -> Result<i32> {
+    // Anything that waits for us before exec would wait for ever: we are suspended.
+    if args.gate_fd >= 0 || args.pause_for_hooks || args.rootfs.is_some() {
+        bail!("internal error: a direct spawn cannot wait for a gate, hooks or a rootfs setup");
+    }
     let (parent_end, child_end) = socketpair()?;
     args.set_sync(&child_end);
     args.direct = true;

@@ -196,10 +196,10 @@ impl Supervisor {
     /// process is ours to reap.
     pub fn exec_spawn(&mut self, i: usize, args: Vec<String>, stdio: [std::os::fd::RawFd; 3]) -> Result<i32> {
         let inst = self.ctrs[i].inst.as_mut().ok_or_else(|| anyhow::anyhow!("container is not running"))?;
-        if inst.exec.is_none() {
-            inst.exec = Some(crate::runtime::exec::Target::open(&self.opts.root, &inst.oci_id, false)?);
-        }
-        let target = inst.exec.as_ref().ok_or_else(|| anyhow::anyhow!("container is not running"))?;
+        let target = match &mut inst.exec {
+            Some(t) => t,
+            slot @ None => slot.insert(crate::runtime::exec::Target::open(&self.opts.root, &inst.oci_id, false)?),
+        };
         let opts = crate::runtime::exec::ExecOptions { args, detach: true, stdio: Some(stdio), ..Default::default() };
         target.spawn(&opts)
     }
