@@ -245,9 +245,14 @@ impl Cgroup {
     /// Moves process `pid` (all its threads) into the container's cgroup.
     pub fn attach(&self, pid: i32) -> Result<()> {
         self.check()?;
+        self.procs_paths().iter().try_for_each(|p| super::cgroup_fs::write(p, &pid.to_string()))
+    }
+
+    /// Every cgroup.procs file of the container: one per v1 hierarchy, or the v2 one.
+    fn procs_paths(&self) -> Vec<PathBuf> {
         match self {
-            Cgroup::V1(c) => c.attach(pid),
-            Cgroup::V2(c) => c.attach(pid),
+            Cgroup::V1(c) => c.dirs.iter().map(|d| d.path.join("cgroup.procs")).collect(),
+            Cgroup::V2(c) => vec![c.path.join("cgroup.procs")],
         }
     }
 
@@ -255,11 +260,7 @@ impl Cgroup {
     /// the cgroup itself (a direct spawn's child, whose parent is suspended).
     pub fn procs_files(&self) -> Result<Vec<std::os::fd::OwnedFd>> {
         self.check()?;
-        let paths: Vec<PathBuf> = match self {
-            Cgroup::V1(c) => c.dirs.iter().map(|d| d.path.join("cgroup.procs")).collect(),
-            Cgroup::V2(c) => vec![c.path.join("cgroup.procs")],
-        };
-        paths
+        self.procs_paths()
             .iter()
             .map(|p| {
                 std::fs::OpenOptions::new()

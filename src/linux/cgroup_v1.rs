@@ -161,13 +161,6 @@ impl V1Cgroup {
         Ok(())
     }
 
-    pub(super) fn attach(&self, pid: i32) -> Result<()> {
-        for d in &self.dirs {
-            fs::write(&d.path.join("cgroup.procs"), &pid.to_string())?;
-        }
-        Ok(())
-    }
-
     fn state_path(&self) -> Result<PathBuf> {
         Ok(self.dir_for("freezer").context("the freezer cgroup controller is not mounted")?.join("freezer.state"))
     }

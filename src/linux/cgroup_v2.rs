@@ -168,10 +168,6 @@ impl V2Cgroup {
         Ok(())
     }
 
-    pub(super) fn attach(&self, pid: i32) -> Result<()> {
-        fs::write(&self.file("cgroup.procs"), &pid.to_string())
-    }
-
     fn frozen_now(&self) -> Result<Option<bool>> {
         let events = fs::read_opt(&self.file("cgroup.events"))?;
         Ok(events.map(|e| fs::flat_key(&e, "frozen") == Some(1)))

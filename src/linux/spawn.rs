@@ -91,18 +91,14 @@ fn leave_pid_ns(own: Option<std::fs::File>) -> Result<()> {
 /// uses it (CLONE_VFORK), and the lock keeps two threads from spawning on it at once.
 /// Allocated once and kept: unmapping memory shared with a child that ran on another CPU costs
 /// a TLB shootdown, the very thing a direct spawn avoids.
-struct Stack {
-    top: usize,
-}
-
-static STACK: std::sync::Mutex<Option<Stack>> = std::sync::Mutex::new(None);
+static STACK_TOP: std::sync::Mutex<Option<usize>> = std::sync::Mutex::new(None);
 
 /// 256 KiB: child::run needs a few pages (its largest frame holds a 4 KiB getcwd buffer).
 const STACK_SIZE: usize = 256 * 1024;
 
-fn stack_top(slot: &mut Option<Stack>) -> Result<*mut libc::c_void> {
-    if let Some(s) = slot {
-        return Ok(s.top as *mut libc::c_void);
+fn stack_top(slot: &mut Option<usize>) -> Result<*mut libc::c_void> {
+    if let Some(top) = slot {
+        return Ok(*top as *mut libc::c_void);
     }
     let guard = 4096;
     // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
@@ -125,7 +121,7 @@ fn stack_top(slot: &mut Option<Stack>) -> Result<*mut libc::c_void> {
         return Err(io::Error::last_os_error()).context("protecting the child's stack guard page");
     }
     let top = base as usize + STACK_SIZE + guard;
-    *slot = Some(Stack { top });
+    *slot = Some(top);
     Ok(top as *mut libc::c_void)
 }
 
@@ -153,7 +149,7 @@ pub fn spawn_direct(args: &mut ChildArgs, pid_ns: Option<&OwnedFd>) -> Result<i3
     let (parent_end, child_end) = socketpair()?;
     args.set_sync(&child_end);
     args.direct = true;
-    let mut stack = STACK.lock().map_err(|_| anyhow!("the spawn stack lock is poisoned"))?;
+    let mut stack = STACK_TOP.lock().map_err(|_| anyhow!("the spawn stack lock is poisoned"))?;
     let top = stack_top(&mut stack)?;
     let restore = enter_pid_ns(pid_ns)?;
     let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
