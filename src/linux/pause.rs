@@ -1,27 +1,48 @@
-//! The pod's pause process: PID 1 of the pod's namespaces, holding them open, reaping every
-//! orphan (like Kubernetes' pause.c). It is a clone of runp that never execs: its whole life is
-//! async-signal-safe code, so no image and no exec are needed.
+//! The pod's pause process: PID 1 of the pod's namespaces, holding them open and reaping every
+//! orphan (like Kubernetes' pause container).
+//!
+//! Every container of the pod sees it as its PID 1, so it must hold nothing of the host
+//! (issue 7: a fork of the supervisor let a container with CAP_SYS_PTRACE reach the host's root
+//! through /proc/1/root). It is confined the way Kubernetes' pause container is:
+//!
+//! - it is an exec of runp (`/pause`, an empty environment): none of the supervisor's memory,
+//!   command line or environment is in it;
+//! - its own mount namespace, rooted in an empty read-only tmpfs: /proc/1/root, /proc/1/cwd
+//!   and /proc/1/mountinfo lead nowhere;
+//! - no fds, no capabilities in any of the five sets, no_new_privs, non-dumpable, and a
+//!   seccomp filter that kills it on anything but waiting for signals and reaping.
+//!
+//! Spawning is two steps: the clone (async-signal-safe: signals, hostname, loopback, then
+//! execve) and the program after exec (`main`), which confines itself and reports on fd 3.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::sys::{self, Forked};
+use super::sys::{self, mount_api, Forked};
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
+
+/// argv[0] of the pause program: what `ps` in a container shows as PID 1.
+pub const ARGV0: &str = "/pause";
+
+/// The fd on which the pause program reports its status (one byte, 0 = ready).
+const READY_FD: i32 = 3;
+
+/// Why pause did not start (the byte it reports).
+const FAILURES: [&str; 8] = [
+    "ok",
+    "setting the hostname",
+    "bringing loopback up",
+    "executing runp as /pause",
+    "making its empty root",
+    "dropping capabilities",
+    "setting no_new_privs",
+    "loading its seccomp filter",
+];
 
 /// A running pause process.
 pub struct Pause {
     pub pid: i32,
     pub pidfd: Option<OwnedFd>,
-}
-
-extern "C" fn on_term(_: libc::c_int) {
-    // SAFETY: _exit is async-signal-safe.
-    unsafe { libc::_exit(0) }
-}
-
-extern "C" fn on_chld(_: libc::c_int) {
-    // SAFETY: waitpid with WNOHANG is async-signal-safe; reap every zombie we inherited.
-    unsafe { while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {} }
 }
 
 /// Brings the loopback interface up (a new network namespace starts with it down).
@@ -45,69 +66,93 @@ fn loopback_up() -> i32 {
     }
 }
 
-/// The pause program. Never returns.
-fn run(ready_fd: i32, hostname: Option<&CString>, parent: i32, new_net: bool) -> ! {
-    // SAFETY: everything below is async-signal-safe libc on stack data or pre-built strings.
+/// The cloned child, before exec. Async-signal-safe only. Never returns.
+fn child(ready_fd: i32, hostname: Option<&CString>, parent: i32, new_net: bool) -> ! {
+    let report = |status: u8| -> ! {
+        // SAFETY: write of one stack byte, then _exit; both async-signal-safe.
+        unsafe {
+            libc::write(ready_fd, std::ptr::addr_of!(status).cast(), 1);
+            libc::_exit(i32::from(status))
+        }
+    };
+    // SAFETY: async-signal-safe libc calls on stack data or pre-built strings.
     unsafe {
         sys::reset_signals();
-        // If the supervisor dies, the pod dies with it: never left running unsupervised.
+        // If the supervisor dies, the pod dies with it: never left running unsupervised. Kept
+        // across the exec below (runp is neither set-id nor file-capable).
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         // In a new PID namespace the parent is outside it and getppid() reads 0.
         let ppid = libc::getppid();
         if ppid != parent && ppid != 0 {
             libc::_exit(1);
         }
-        libc::prctl(libc::PR_SET_NAME, c"pause".as_ptr(), 0, 0, 0);
-        // PID 1 of every container: nothing in them may open our /proc entries (exe, mem).
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::setsid();
-        libc::chdir(c"/".as_ptr());
-        let mut status: u8 = 0;
         if let Some(h) = hostname {
             if libc::sethostname(h.as_ptr(), h.as_bytes().len()) != 0 {
-                status = 1;
+                report(1);
             }
         }
         if new_net && loopback_up() != 0 {
-            status = 2;
+            report(2);
         }
-        let mut term: libc::sigaction = std::mem::zeroed();
-        term.sa_sigaction = on_term as *const () as usize;
-        libc::sigaction(libc::SIGTERM, &term, std::ptr::null_mut());
-        libc::sigaction(libc::SIGINT, &term, std::ptr::null_mut());
-        let mut chld: libc::sigaction = std::mem::zeroed();
-        chld.sa_sigaction = on_chld as *const () as usize;
-        chld.sa_flags = libc::SA_NOCLDSTOP | libc::SA_RESTART;
-        libc::sigaction(libc::SIGCHLD, &chld, std::ptr::null_mut());
-        libc::write(ready_fd, std::ptr::addr_of!(status).cast(), 1);
-        // Hold nothing of the supervisor's: its sockets, pipes and files.
-        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
-        if status != 0 {
-            libc::_exit(i32::from(status));
+        if ready_fd != READY_FD && libc::dup2(ready_fd, READY_FD) != READY_FD {
+            report(3);
         }
-        loop {
-            libc::pause();
-        }
+        // Only stdio and the report fd cross the exec; the program closes those too.
+        libc::syscall(libc::SYS_close_range, READY_FD as u32 + 1, u32::MAX, 0u32);
+        let argv = [c"/pause".as_ptr(), std::ptr::null()];
+        let envp = [std::ptr::null::<libc::c_char>()];
+        // Our own binary: the supervisor runs from a read-only copy (exeseal).
+        libc::execve(c"/proc/self/exe".as_ptr(), argv.as_ptr(), envp.as_ptr());
+        libc::write(READY_FD, [3u8].as_ptr().cast(), 1);
+        libc::_exit(3)
     }
 }
 
 /// Starts pause in new namespaces (`clone_flags`: CLONE_NEWPID|NEWNET|NEWIPC|NEWUTS or a
-/// subset) and waits until it has set the hostname and brought loopback up.
+/// subset; a new mount namespace is always added) and waits until it is confined.
 pub fn spawn(clone_flags: u64, hostname: Option<&str>) -> Result<Pause> {
-    let hostname = hostname.map(CString::new).transpose().context("hostname contains NUL")?;
+    let hostname = hostname
+        .map(CString::new)
+        .transpose()
+        .context("hostname contains NUL")?;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
     let parent = std::process::id() as i32;
-    // SAFETY: single-threaded caller; the child runs only `run`, which is async-signal-safe.
-    let forked = unsafe { sys::fork_with_flags(clone_flags) }.context("cloning pause")?;
+    let flags = clone_flags | libc::CLONE_NEWNS as u64;
+    // SAFETY: single-threaded caller; the child runs only `child`, which is async-signal-safe.
+    let forked = unsafe { sys::fork_with_flags(flags) }.context("cloning pause")?;
     match forked {
-        Forked::Child => run(w.as_raw_fd(), hostname.as_ref(), parent, clone_flags & libc::CLONE_NEWNET as u64 != 0),
+        Forked::Child => child(
+            w.as_raw_fd(),
+            hostname.as_ref(),
+            parent,
+            flags & libc::CLONE_NEWNET as u64 != 0,
+        ),
         Forked::Parent { pid, pidfd } => {
             drop(w);
             let mut b = [0u8; 1];
-            let n = nix::unistd::read(&r, &mut b).context("waiting for pause")?;
+            let n = loop {
+                match nix::unistd::read(&r, &mut b) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    other => break other.context("waiting for pause")?,
+                }
+            };
             if n != 1 || b[0] != 0 {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::SIGKILL,
+                );
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                bail!("pause failed to start ({})", if n == 1 { b[0] } else { 255 });
+                let why = if n == 1 {
+                    FAILURES
+                        .get(usize::from(b[0]))
+                        .copied()
+                        .unwrap_or("unknown failure")
+                } else {
+                    "it exited"
+                };
+                bail!("pause failed to start: {why}");
             }
             Ok(Pause { pid, pidfd })
         }
@@ -120,8 +165,13 @@ impl Pause {
         let _ = self.signal(libc::SIGTERM);
         let deadline = std::time::Instant::now() + grace;
         loop {
-            match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-                Ok(nix::sys::wait::WaitStatus::StillAlive) if std::time::Instant::now() < deadline => {
+            match nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(self.pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            ) {
+                Ok(nix::sys::wait::WaitStatus::StillAlive)
+                    if std::time::Instant::now() < deadline =>
+                {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 Ok(nix::sys::wait::WaitStatus::StillAlive) => {
@@ -139,5 +189,172 @@ impl Pause {
             Some(fd) => sys::pidfd_send_signal(fd.as_raw_fd(), sig).context("signalling pause"),
             None => super::process::signal_child(self.pid, sig),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pause program, after exec.
+// ---------------------------------------------------------------------------------------------
+
+/// Whether this process was started as the pause program (`/pause`, no arguments).
+pub fn is_pause_program() -> bool {
+    let mut args = std::env::args_os();
+    args.next().is_some_and(|a| a == ARGV0) && args.next().is_none()
+}
+
+extern "C" fn on_term(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(0) }
+}
+
+extern "C" fn on_chld(_: libc::c_int) {
+    // SAFETY: waitpid with WNOHANG is async-signal-safe; reap every zombie we inherited.
+    unsafe { while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {} }
+}
+
+/// The system calls pause still makes once confined: its loop, its handlers, and exiting.
+/// `write` and `close_range` only serve the report just after loading; no fd is left then.
+const SYSCALLS: &[&str] = &[
+    "pause",
+    "rt_sigreturn",
+    "restart_syscall",
+    "wait4",
+    "exit",
+    "exit_group",
+    "write",
+    "close_range",
+];
+
+/// Replaces our root with an empty read-only tmpfs and drops every other mount: a new tmpfs
+/// stacked on "/", pivot_root into it, the old root detached.
+fn empty_root() -> std::io::Result<()> {
+    let err = std::io::Error::last_os_error;
+    // SAFETY: mount/pivot_root/umount2/fchdir with NUL-terminated constants and our own fds.
+    unsafe {
+        // Nothing we do here may propagate back to the host's mounts.
+        if libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(err());
+        }
+        let fs = mount_api::fsopen(c"tmpfs")?;
+        mount_api::set_string(fs.as_raw_fd(), c"source", c"pause")?;
+        mount_api::set_string(fs.as_raw_fd(), c"mode", c"0555")?;
+        mount_api::set_string(fs.as_raw_fd(), c"size", c"4k")?;
+        mount_api::set_string(fs.as_raw_fd(), c"nr_inodes", c"1")?;
+        let attrs = mount_api::MOUNT_ATTR_RDONLY
+            | mount_api::MOUNT_ATTR_NOSUID
+            | mount_api::MOUNT_ATTR_NODEV
+            | mount_api::MOUNT_ATTR_NOEXEC;
+        let mnt = mount_api::create_and_mount(fs.as_raw_fd(), attrs)?;
+        if mount_api::move_mount(mnt.as_raw_fd(), libc::AT_FDCWD, c"/".as_ptr(), 0) != 0 {
+            return Err(err());
+        }
+        if libc::fchdir(mnt.as_raw_fd()) != 0 {
+            return Err(err());
+        }
+        // pivot_root(".", "."): the old root is stacked on ours, then detached with everything
+        // mounted below it.
+        if sys::pivot_root(c".".as_ptr(), c".".as_ptr()) != 0 {
+            return Err(err());
+        }
+        if libc::umount2(c".".as_ptr(), libc::MNT_DETACH) != 0 {
+            return Err(err());
+        }
+        if libc::chdir(c"/".as_ptr()) != 0 {
+            return Err(err());
+        }
+    }
+    Ok(())
+}
+
+/// Empties all five capability sets.
+fn drop_capabilities() -> std::io::Result<()> {
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments; EINVAL past the kernel's last capability.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0
+            && sys::errno() != libc::EINVAL
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    // SAFETY: prctl with integer arguments.
+    if unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    } != 0
+    {
+        return Err(std::io::Error::last_os_error());
+    }
+    if sys::capset(0, 0, 0) != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The pause program: confines itself, reports on fd 3, then waits for signals for ever.
+pub fn main() -> ! {
+    let report = |status: u8| {
+        // SAFETY: write of one stack byte to the report fd.
+        unsafe { libc::write(READY_FD, std::ptr::addr_of!(status).cast(), 1) };
+    };
+    let fail = |status: u8| -> ! {
+        report(status);
+        // SAFETY: _exit with an integer.
+        unsafe { libc::_exit(i32::from(status)) }
+    };
+    // SAFETY: prctl with a constant name and integer arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, c"pause".as_ptr(), 0, 0, 0);
+        // The exec made us dumpable again: nothing in the containers may open our /proc files.
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+    // Built before the root goes away (libseccomp reads nothing from disk, but be sure).
+    let Ok(filter) = crate::plan::seccomp::allow_only(SYSCALLS) else {
+        fail(7)
+    };
+    if empty_root().is_err() {
+        fail(4);
+    }
+    // SAFETY: sigaction with handlers that only call async-signal-safe functions.
+    unsafe {
+        let mut term: libc::sigaction = std::mem::zeroed();
+        term.sa_sigaction = on_term as *const () as usize;
+        libc::sigaction(libc::SIGTERM, &term, std::ptr::null_mut());
+        libc::sigaction(libc::SIGINT, &term, std::ptr::null_mut());
+        let mut chld: libc::sigaction = std::mem::zeroed();
+        chld.sa_sigaction = on_chld as *const () as usize;
+        chld.sa_flags = libc::SA_NOCLDSTOP | libc::SA_RESTART;
+        libc::sigaction(libc::SIGCHLD, &chld, std::ptr::null_mut());
+    }
+    if drop_capabilities().is_err() {
+        fail(5);
+    }
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        fail(6);
+    }
+    // SAFETY: the program was just built by libseccomp for the calls made from here on.
+    if unsafe { crate::plan::seccomp::load(&filter) }.is_err() {
+        fail(7);
+    }
+    report(0);
+    // Hold no fd at all: not the report pipe, not the supervisor's stdio.
+    // SAFETY: close_range with integer arguments.
+    unsafe { libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) };
+    loop {
+        // SAFETY: pause(2) has no arguments; the raw syscall, so that no libc wrapper can use
+        // another system call the filter does not allow.
+        unsafe { libc::syscall(libc::SYS_pause) };
     }
 }

@@ -347,3 +347,114 @@ pub fn reset_signals() {
         }
     }
 }
+
+/// The new mount API (Linux 5.2): fsopen, fsconfig, fsmount, move_mount, open_tree.
+pub mod mount_api {
+    use std::io;
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+    pub const FSCONFIG_SET_STRING: u32 = 1;
+    pub const FSCONFIG_SET_FD: u32 = 5;
+    pub const FSCONFIG_CMD_CREATE: u32 = 6;
+    pub const MOUNT_ATTR_RDONLY: u32 = 0x1;
+    pub const MOUNT_ATTR_NOSUID: u32 = 0x2;
+    pub const MOUNT_ATTR_NODEV: u32 = 0x4;
+    pub const MOUNT_ATTR_NOEXEC: u32 = 0x8;
+    pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+    pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+    const FSOPEN_CLOEXEC: u32 = 1;
+    const FSMOUNT_CLOEXEC: u32 = 1;
+
+    fn fd_or_err(r: libc::c_long) -> io::Result<OwnedFd> {
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel returned a new fd that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+    }
+
+    /// fsopen(fstype, FSOPEN_CLOEXEC): a filesystem context to configure.
+    pub fn fsopen(fstype: &std::ffi::CStr) -> io::Result<OwnedFd> {
+        // SAFETY: fstype is NUL-terminated.
+        fd_or_err(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })
+    }
+
+    /// fsconfig(fd, FSCONFIG_SET_STRING, key, value).
+    pub fn set_string(fs: RawFd, key: &std::ffi::CStr, value: &std::ffi::CStr) -> io::Result<()> {
+        // SAFETY: key and value are NUL-terminated.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs,
+                FSCONFIG_SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// fsconfig(fd, FSCONFIG_SET_FD, key, NULL, value_fd).
+    pub fn set_fd(fs: RawFd, key: &std::ffi::CStr, value: RawFd) -> io::Result<()> {
+        // SAFETY: key is NUL-terminated; the value is an fd.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs,
+                FSCONFIG_SET_FD,
+                key.as_ptr(),
+                std::ptr::null::<u8>(),
+                value,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// fsconfig(FSCONFIG_CMD_CREATE) then fsmount: a detached mount with `attrs`.
+    pub fn create_and_mount(fs: RawFd, attrs: u32) -> io::Result<OwnedFd> {
+        // SAFETY: integer arguments.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs,
+                FSCONFIG_CMD_CREATE,
+                std::ptr::null::<u8>(),
+                std::ptr::null::<u8>(),
+                0,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: integer arguments.
+        fd_or_err(unsafe { libc::syscall(libc::SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs) })
+    }
+
+    /// move_mount(from_fd, "", to_dirfd, to_path, flags). Async-signal-safe; returns 0 or -1.
+    ///
+    /// # Safety
+    /// `to_path` must be NUL-terminated.
+    pub unsafe fn move_mount(
+        from: RawFd,
+        to_dirfd: RawFd,
+        to_path: *const libc::c_char,
+        flags: u32,
+    ) -> i32 {
+        // SAFETY: forwarded from the caller; the source path is the empty string.
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            to_dirfd,
+            to_path,
+            MOVE_MOUNT_F_EMPTY_PATH | flags,
+        ) as i32
+    }
+}

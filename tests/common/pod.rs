@@ -251,12 +251,27 @@ impl PodEnv {
         v["pid"].as_i64().expect("pid") as i32
     }
 
-    /// Live pause processes of this root (comm `pause`, cmdline mentioning the root).
+    /// Live pause processes of this root: children (comm `pause`) of its supervisors, which
+    /// are the processes whose command line mentions the root. Pause's own command line is
+    /// just `/pause`.
     pub fn pause_pids(&self) -> Vec<i32> {
-        processes_with(&self.root().to_string_lossy())
-            .into_iter()
-            .filter(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).map(|c| c.trim() == "pause").unwrap_or(false))
-            .collect()
+        let supervisors = processes_with(&self.root().to_string_lossy());
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() != "pause" {
+                continue;
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // pid (comm) state ppid ...: comm is "pause", so splitting after ')' is safe.
+            let mut rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("").split_whitespace();
+            let (state, ppid) = (rest.next(), rest.next().and_then(|p| p.parse::<i32>().ok()));
+            if state != Some("Z") && ppid.is_some_and(|pp| supervisors.contains(&pp)) {
+                out.push(pid);
+            }
+        }
+        out
     }
 
     /// Names of the pods in the root.
