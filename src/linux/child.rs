@@ -5,7 +5,7 @@
 
 use super::child_args::ChildArgs;
 use super::child_rootfs;
-use super::sync::{Report, Step, GO, KIND_ERROR, KIND_HOOKS, KIND_READY};
+use super::sync::{Report, Step, GO, KIND_ERROR, KIND_HOOKS, KIND_PID, KIND_READY};
 use super::sys;
 
 /// Sends an error report and exits. Never returns.
@@ -47,8 +47,18 @@ fn wait_go(fd: i32) {
 }
 
 /// The child program. Never returns.
+///
+/// With `late_pid_ns`, this process (the first stage) runs outside the PID namespace it is to
+/// join: nothing in that namespace can see it while it still holds the host's root and
+/// capabilities. Once confined (root, ids, capabilities, no_new_privs), it forks the second
+/// stage into the namespace, which only has to exec (see `split_into_pid_ns`).
 pub(super) fn run(args: &ChildArgs) -> ! {
     sys::reset_signals();
+    if args.late_pid_ns >= 0 {
+        // Only changes where our children go; needs CAP_SYS_ADMIN, so done while we have it.
+        // SAFETY: setns on a PID namespace fd the parent opened and checked.
+        check(args, unsafe { libc::setns(args.late_pid_ns, libc::CLONE_NEWPID) } as i64, Step::PidNs, 0);
+    }
     for (i, fd) in args.cgroup_procs.iter().enumerate() {
         // SAFETY: writing a static buffer to a cgroup.procs fd the parent opened ("0": us).
         check(args, unsafe { libc::write(*fd, b"0".as_ptr().cast(), 1) } as i64, Step::Cgroup, i);
@@ -93,18 +103,6 @@ pub(super) fn run(args: &ChildArgs) -> ! {
         // SAFETY: unshare with flags.
         check(args, unsafe { libc::unshare(args.unshare_flags) } as i64, Step::Unshare, 0);
     }
-    // A new session: the container never shares the caller's controlling tty (CVE-2017-5226).
-    // SAFETY: setsid has no arguments. EPERM (already a leader) cannot happen in a fresh child.
-    check(args, unsafe { libc::setsid() } as i64, Step::Setsid, 0);
-    if args.console_fd >= 0 {
-        // SAFETY: the fd is the pty slave the parent opened for us.
-        unsafe {
-            check(args, libc::ioctl(args.console_fd, libc::TIOCSCTTY, 0) as i64, Step::Console, 0);
-            for target in 0..3 {
-                check(args, libc::dup2(args.console_fd, target) as i64, Step::Console, 1);
-            }
-        }
-    }
     if let Some(h) = &args.hostname {
         // SAFETY: pointer and length of a CString we own.
         check(args, unsafe { libc::sethostname(h.as_ptr(), h.as_bytes().len()) } as i64, Step::Hostname, 0);
@@ -146,7 +144,48 @@ pub(super) fn run(args: &ChildArgs) -> ! {
     }
     // Only stdio and preserved fds survive exec (CVE-2024-21626). Our own fds are CLOEXEC.
     sys::cloexec_from(args.first_closed_fd);
+    if args.late_pid_ns >= 0 {
+        split_into_pid_ns(args);
+    }
+    exec_stage(args, exe)
+}
 
+/// The first stage forks the second into the PID namespace it joined (CLONE_PARENT: the second
+/// is our parent's child, which waits for and signals it), reports its pid and exits. Returns
+/// in the second stage only. The second stage is born confined: the container's mount
+/// namespace and root, its ids and capabilities; it has its own copy of memory (never our
+/// parent's, which a direct spawn shares), so a process of the container that may ptrace it
+/// gains nothing. It is forked like fork(2), on a copy of this stack.
+fn split_into_pid_ns(args: &ChildArgs) {
+    // The second stage gets no fd it does not need: not the namespace fds, not the mount
+    // sources of the rootfs setup (a host directory would be a way out through /proc/<pid>/fd).
+    let mut keep = [args.sync_fd, args.gate_fd, args.console_fd];
+    sys::close_from_except(args.first_closed_fd, &mut keep);
+    // SAFETY: a fork-like clone (no new stack, no shared memory); the exit signal is ours.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_PARENT as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    if pid == 0 {
+        return;
+    }
+    check(args, pid, Step::Fork, 0);
+    send(args, Report { kind: KIND_PID, errno: pid as i32, ..Default::default() });
+    // SAFETY: see fail().
+    unsafe { libc::_exit(0) }
+}
+
+/// From a new session to execve: all that a process visible in the container does.
+fn exec_stage(args: &ChildArgs, exe: *const libc::c_char) -> ! {
+    // A new session: the container never shares the caller's controlling tty (CVE-2017-5226).
+    // SAFETY: setsid has no arguments; we are not a process group leader.
+    check(args, unsafe { libc::setsid() } as i64, Step::Setsid, 0);
+    if args.console_fd >= 0 {
+        // SAFETY: the fd is the pty slave the parent opened for us.
+        unsafe {
+            check(args, libc::ioctl(args.console_fd, libc::TIOCSCTTY, 0) as i64, Step::Console, 0);
+            for target in 0..3 {
+                check(args, libc::dup2(args.console_fd, target) as i64, Step::Console, 1);
+            }
+        }
+    }
     if !args.direct {
         send(args, Report { kind: KIND_READY, ..Default::default() });
         wait_go(args.sync_fd);

@@ -73,6 +73,9 @@ pub enum RootOp {
         remount_flags: libc::c_ulong,
         /// Bind the path resolved beneath `source` (RESOLVE_IN_ROOT), not `source` itself.
         beneath: Option<CString>,
+        /// A detached mount (fsmount) to move onto the target instead of mounting `source`:
+        /// the proc filesystem of a PID namespace the child is not in yet. -1 = none.
+        from_fd: RawFd,
     },
     /// MS_REMOUNT an existing mount point with these flags (e.g. the cgroup tmpfs read-only).
     Remount { dest: PathWalk, flags: libc::c_ulong },
@@ -139,6 +142,9 @@ pub struct ChildArgs {
     pub die_with_parent: Option<i32>,
     /// More fds the child needs until exec (mount sources given as /proc/self/fd/N).
     pub keep_fds: Vec<RawFd>,
+    /// A PID namespace to join only once confined (-1: none, or joined by the parent): the
+    /// process that execs is forked into it by a first stage that runs outside it.
+    pub late_pid_ns: RawFd,
     /// In a new or joined user namespace: become its root (setresuid/setresgid 0) once the id
     /// maps are written, so the mounts and mkdirs of the rootfs setup are done by a mapped id.
     pub become_root: bool,

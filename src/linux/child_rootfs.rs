@@ -150,13 +150,15 @@ static ROOT_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new
 
 fn run_op(args: &ChildArgs, root: i32, op: &RootOp, i: usize) {
     match op {
-        RootOp::Mount { dest, source, fstype, flags, data, file, no_symlinks, propagation, remount_flags, beneath } => {
+        RootOp::Mount { dest, source, fstype, flags, data, file, no_symlinks, propagation, remount_flags, beneath, from_fd } => {
             let extra = if *no_symlinks { NO_SYMLINKS } else { 0 };
             let fd = Fd(ensure(root, dest, *file, extra));
             if fd.0 < 0 {
                 fail(args, Step::OpTarget, i, -fd.0);
             }
             match beneath {
+                // SAFETY: move_mount of a detached mount fd onto our O_PATH target fd.
+                None if *from_fd >= 0 => check(args, unsafe { sys::mount_api::move_mount(*from_fd, fd.0, c"".as_ptr(), sys::mount_api::MOVE_MOUNT_T_EMPTY_PATH) } as i64, Step::Op, i),
                 None => check(args, mount_at(source.as_ptr(), fd.0, opt_ptr(fstype), *flags, opt_ptr(data)), Step::Op, i),
                 Some(rel) => {
                     // Resolved here, in our own mount namespace, through fds: no swapped-in

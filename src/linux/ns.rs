@@ -30,3 +30,32 @@ pub fn inode(pid: i32, kind: NsKind) -> Result<u64> {
     let p = format!("/proc/{pid}/ns/{}", kind.proc_name());
     Ok(std::fs::metadata(&p).with_context(|| format!("stat {p}"))?.ino())
 }
+
+/// A detached proc filesystem (fsmount) for the PID namespace `pid_ns`, with the mount flags
+/// and options of a proc mount: what a process outside that namespace mounts as the /proc of
+/// a container that joins it. Needs proc's `pidns` parameter (Linux 6.18 has it; older kernels
+/// answer EINVAL and the caller falls back).
+pub fn proc_for_pid_ns(pid_ns: std::os::fd::RawFd, flags: libc::c_ulong, data: Option<&std::ffi::CStr>) -> std::io::Result<OwnedFd> {
+    use super::sys::mount_api as m;
+    let fs = m::fsopen(c"proc")?;
+    m::set_fd(fs.as_raw_fd(), c"pidns", pid_ns)?;
+    m::set_string(fs.as_raw_fd(), c"source", c"proc")?;
+    for opt in data.map(|d| d.to_string_lossy().into_owned()).unwrap_or_default().split(',').filter(|o| !o.is_empty()) {
+        let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
+        let key = std::ffi::CString::new(k).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        let value = std::ffi::CString::new(v).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        m::set_string(fs.as_raw_fd(), &key, &value)?;
+    }
+    let mut attrs = 0;
+    for (ms, attr) in [
+        (libc::MS_RDONLY, m::MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, m::MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, m::MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, m::MOUNT_ATTR_NOEXEC),
+    ] {
+        if flags & ms != 0 {
+            attrs |= attr;
+        }
+    }
+    m::create_and_mount(fs.as_raw_fd(), attrs)
+}

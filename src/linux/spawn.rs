@@ -2,7 +2,7 @@
 
 use super::child;
 use super::child_args::ChildArgs;
-use super::sync::{Report, Step, GO, KIND_ERROR, KIND_HOOKS, KIND_READY};
+use super::sync::{Report, Step, GO, KIND_ERROR, KIND_HOOKS, KIND_PID, KIND_READY};
 use super::sys::{self, Forked};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io;
@@ -164,15 +164,19 @@ pub fn spawn_direct(args: &mut ChildArgs, pid_ns: Option<&OwnedFd>) -> Result<i3
         return Err(err).context("clone");
     }
     drop(child_end);
-    let spawned = Spawned { pid, pidfd: None, sync: parent_end };
+    let mut spawned = Spawned { pid, pidfd: None, sync: parent_end };
     let result = match (left, spawned.next()) {
-        (Ok(()), Ok(Event::Gone)) => return Ok(pid),
+        (Ok(()), Ok(Event::Gone)) => return Ok(spawned.pid),
         (Err(e), _) | (_, Err(e)) => Err(e),
         (_, Ok(e)) => Err(anyhow!("unexpected report from the process: {e:?}")),
     };
-    // It reported an error and exited, or we cannot go on with it.
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    // It reported an error and exited, or we cannot go on with it (and a first stage that
+    // forked a second is already reaped: `spawned.pid` is the second).
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(spawned.pid), nix::sys::signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None);
+    if spawned.pid != pid {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+    }
     result
 }
 
@@ -189,30 +193,40 @@ impl Spawned {
         }
     }
 
-    /// Waits for the child's next report.
-    pub fn next(&self) -> Result<Event> {
-        let mut b = [0u8; 16];
-        let n = loop {
-            match nix::unistd::read(&self.sync, &mut b) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                r => break r.context("reading from the container process")?,
+    /// Waits for the child's next report. When a first stage reports the pid of the process
+    /// it forked into a PID namespace, that process becomes ours (`pid`, `pidfd`) and the first
+    /// stage, which exits at once, is reaped.
+    pub fn next(&mut self) -> Result<Event> {
+        loop {
+            let mut b = [0u8; 16];
+            let n = loop {
+                match nix::unistd::read(&self.sync, &mut b) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    r => break r.context("reading from the container process")?,
+                }
+            };
+            if n == 0 {
+                return Ok(Event::Gone);
             }
-        };
-        if n == 0 {
-            return Ok(Event::Gone);
-        }
-        if n != b.len() {
-            bail!("malformed report from the container process ({n} bytes)");
-        }
-        let r = Report::from_bytes(&b);
-        match r.kind {
-            KIND_READY => Ok(Event::Ready),
-            KIND_HOOKS => Ok(Event::Hooks),
-            KIND_ERROR => {
-                let step = Step::from_u32(r.step).ok_or_else(|| anyhow!("unknown failure step {}", r.step))?;
-                Err(ChildError { step, index: r.index, errno: r.errno }.into())
+            if n != b.len() {
+                bail!("malformed report from the container process ({n} bytes)");
             }
-            k => bail!("unknown report kind {k} from the container process"),
+            let r = Report::from_bytes(&b);
+            match r.kind {
+                KIND_READY => return Ok(Event::Ready),
+                KIND_HOOKS => return Ok(Event::Hooks),
+                KIND_PID => {
+                    let first = nix::unistd::Pid::from_raw(self.pid);
+                    self.pid = r.errno;
+                    self.pidfd = sys::pidfd_open(self.pid).ok();
+                    let _ = nix::sys::wait::waitpid(first, None);
+                }
+                KIND_ERROR => {
+                    let step = Step::from_u32(r.step).ok_or_else(|| anyhow!("unknown failure step {}", r.step))?;
+                    return Err(ChildError { step, index: r.index, errno: r.errno }.into());
+                }
+                k => bail!("unknown report kind {k} from the container process"),
+            }
         }
     }
 

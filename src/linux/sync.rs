@@ -7,6 +7,9 @@
 pub const KIND_READY: u32 = 1;
 pub const KIND_ERROR: u32 = 2;
 pub const KIND_HOOKS: u32 = 3;
+/// The first stage forked the process that goes on to exec (into the PID namespace it joined
+/// late); `errno` carries that process's pid. See `child::split_into_pid_ns`.
+pub const KIND_PID: u32 = 4;
 
 /// The one byte the parent sends to let the child go on.
 pub const GO: u8 = b'g';
@@ -82,17 +85,19 @@ pub enum Step {
     Exec,
     Dumpable,
     Cgroup,
+    PidNs,
+    Fork,
 }
 
 impl Step {
     pub fn from_u32(v: u32) -> Option<Step> {
         use Step::*;
-        const ALL: [Step; 37] = [
+        const ALL: [Step; 39] = [
             Setns, WaitGo, Unshare, Setsid, Console, Hostname, Domainname, RootPropagation, RootBind,
             RootOpen, OpTarget, Op, OpPropagation, OpRemount, ConsoleMount, Sysctl, Hooks,
             ReadonlyPath, MaskedPath, ReadonlyRoot, PivotRoot, Rlimit, Lookup, Seccomp, Bounding,
             Setgroups, Setgid, Setuid, Capset, Ambient, Chdir, NoNewPrivs, Ready, Gate, Exec, Dumpable,
-            Cgroup,
+            Cgroup, PidNs, Fork,
         ];
         ALL.iter().copied().find(|s| *s as u32 == v)
     }
@@ -135,6 +140,8 @@ impl Step {
             Exec => "exec",
             Dumpable => "making the process non-dumpable",
             Cgroup => "joining the container's cgroup",
+            PidNs => "joining the PID namespace",
+            Fork => "forking into the PID namespace",
         }
     }
 }
@@ -147,10 +154,10 @@ mod tests {
     fn report_round_trip_and_steps() {
         let r = Report { kind: KIND_ERROR, step: Step::PivotRoot as u32, index: 7, errno: 22 };
         assert_eq!(Report::from_bytes(&r.to_bytes()), r);
-        for v in 1..=37 {
+        for v in 1..=39 {
             assert_eq!(Step::from_u32(v).map(|s| s as u32), Some(v));
         }
         assert_eq!(Step::from_u32(0), None);
-        assert_eq!(Step::from_u32(38), None);
+        assert_eq!(Step::from_u32(40), None);
     }
 }

@@ -321,8 +321,8 @@ impl Supervisor {
             ..Default::default()
         };
         self.ctrs[i].status.container_id = format!("runp://{oci_id}");
-        let created = create::create_plan(&self.opts.root, plan, &opts)?;
-        if let Err(e) = run::release(&created) {
+        let mut created = create::create_plan(&self.opts.root, plan, &opts)?;
+        if let Err(e) = run::release(&mut created) {
             let _ = delete::delete(&self.opts.root, &oci_id, true);
             return Err(e);
         }

@@ -79,6 +79,7 @@ fn mount_op(m: &MountPlan, plan: &ContainerPlan) -> Result<RootOp> {
             propagation: vec![(libc::MS_SLAVE | libc::MS_REC) as libc::c_ulong],
             remount_flags: m.flags as libc::c_ulong,
             beneath: None,
+            from_fd: -1,
         });
     }
     Ok(RootOp::Mount {
@@ -92,6 +93,7 @@ fn mount_op(m: &MountPlan, plan: &ContainerPlan) -> Result<RootOp> {
         propagation: m.propagation.iter().map(|p| *p as libc::c_ulong).collect(),
         remount_flags: remount_flags as libc::c_ulong,
         beneath: m.beneath.as_deref().map(cstr).transpose()?,
+        from_fd: -1,
     })
 }
 
@@ -114,6 +116,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
             propagation: Vec::new(),
             remount_flags: (base | if ro { libc::MS_RDONLY } else { 0 }) as libc::c_ulong,
             beneath: None,
+            from_fd: -1,
         })
     };
     let fs = |dest: String, fstype: &str, data: Option<String>| -> Result<RootOp> {
@@ -128,6 +131,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
             propagation: Vec::new(),
             remount_flags: 0,
             beneath: None,
+            from_fd: -1,
         })
     };
     match cg {
@@ -150,6 +154,7 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
                     propagation: Vec::new(),
                     remount_flags: 0,
                     beneath: None,
+                    from_fd: -1,
                 },
                 format!("tmpfs on {}", m.dest),
             ));
@@ -303,6 +308,7 @@ pub fn process_args(p: &ProcessPlan, seccomp: Option<crate::plan::seccomp::BpfPr
         stdio: [-1; 3],
         die_with_parent: None,
         keep_fds: Vec::new(),
+        late_pid_ns: -1,
         become_root: false,
         direct: false,
         cgroup_procs: Vec::new(),

@@ -177,16 +177,28 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
         Some(f)
     };
     let op_names = args.rootfs.as_ref().map(|r| r.op_names.clone()).unwrap_or_default();
-    let spawned = spawn::spawn(&mut args, clone_flags, pid_ns.as_ref())?;
+    // Joining a PID namespace other processes live in: the init is forked into it only once
+    // confined (child::split_into_pid_ns), with its /proc made for that namespace here.
+    let proc_mounts = match &pid_ns {
+        Some(ns) if !plan.has_ns(NsKind::User) => late_proc_mounts(&mut args, ns),
+        _ => None,
+    };
+    let late = proc_mounts.is_some();
+    let mut spawned = if late {
+        args.late_pid_ns = pid_ns.as_ref().map_or(-1, |f| f.as_raw_fd());
+        spawn::spawn(&mut args, clone_flags, None)?
+    } else {
+        spawn::spawn(&mut args, clone_flags, pid_ns.as_ref())?
+    };
+    drop(proc_mounts);
     drop(fifo);
     cleanup.pid = Some(spawned.pid);
     crate::time::mark("cloned");
-    let start_time = crate::linux::process::stat(spawned.pid).map(|s| s.start_time).unwrap_or(0);
 
     let mut state = State {
         id: o.id.clone(),
         pid: spawned.pid,
-        start_time,
+        start_time: 0,
         bundle: bundle.clone(),
         rootfs: plan.rootfs.clone(),
         created: crate::time::now_nanos(),
@@ -198,7 +210,7 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
         boot_id: state::boot_id(),
     };
 
-    let setup = || -> Result<()> {
+    let mut setup = || -> Result<()> {
         if plan.has_new(NsKind::User) {
             write_id_map(spawned.pid, "uid_map", &plan.uid_mappings)?;
             write_id_map(spawned.pid, "gid_map", &plan.gid_mappings)?;
@@ -227,9 +239,14 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
             }
         }
     };
+    let result = setup();
+    // A first stage that forked the init into the PID namespace has been replaced by it.
+    cleanup.pid = Some(spawned.pid);
     let candidates = plan.process.exec_candidates();
-    setup().map_err(|e| explain(e, &plan.process.args, &op_names, &candidates))?;
+    result.map_err(|e| explain(e, &plan.process.args, &op_names, &candidates))?;
     crate::time::mark("container set up");
+    state.pid = spawned.pid;
+    state.start_time = crate::linux::process::stat(spawned.pid).map(|s| s.start_time).unwrap_or(0);
 
     let defaults = state::ExecDefaults { process: plan.process.clone(), seccomp: plan.seccomp.clone() };
     state::write_atomic(&dir.path(state::EXEC_DEFAULTS), &serde_json::to_vec(&defaults)?, 0o600)?;
@@ -248,6 +265,40 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
     cleanup.armed = false;
     drop(cleanup);
     Ok(Created { dir, state, spawned, pty_master, plan })
+}
+
+/// For every proc mount of the rootfs setup, a detached proc filesystem of the PID namespace
+/// `pid_ns` (the child mounts it before it is in that namespace), kept open by the caller until
+/// the child is cloned. None when the kernel cannot make one (proc's `pidns` option, Linux
+/// 6.18 here): the init then joins the namespace at clone time, as it always did.
+fn late_proc_mounts(args: &mut crate::linux::child_args::ChildArgs, pid_ns: &OwnedFd) -> Option<Vec<OwnedFd>> {
+    use crate::linux::child_args::RootOp;
+    let mut made = Vec::new();
+    let Some(rootfs) = args.rootfs.as_mut() else { return Some(made) };
+    for op in rootfs.ops.iter_mut() {
+        if let RootOp::Mount { fstype: Some(t), flags, data, from_fd, .. } = op {
+            if t.as_bytes() != b"proc" {
+                continue;
+            }
+            match crate::linux::ns::proc_for_pid_ns(pid_ns.as_raw_fd(), *flags, data.as_deref()) {
+                Ok(fd) => {
+                    *from_fd = fd.as_raw_fd();
+                    made.push(fd);
+                }
+                Err(e) => {
+                    log::debug!("proc for a joined PID namespace: {e}; the init joins it at clone time");
+                    for op in rootfs.ops.iter_mut() {
+                        if let RootOp::Mount { from_fd, .. } = op {
+                            *from_fd = -1;
+                        }
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+    args.keep_fds.extend(made.iter().map(|f| f.as_raw_fd()));
+    Some(made)
 }
 
 /// Writes the pid file atomically (`.name` then rename), relative to the caller's cwd.

@@ -98,7 +98,7 @@ pub struct Target {
     container_root: PathBuf,
     /// Every namespace of the init that differs from ours but the PID one, user first.
     joins: Vec<(OwnedFd, libc::c_int)>,
-    /// The PID namespace, joined by the parent (it only affects children).
+    /// The PID namespace, joined by the child once confined (see child::split_into_pid_ns).
     pid_ns: Option<OwnedFd>,
     cgroup: Option<crate::linux::cgroup::Cgroup>,
     /// cgroup.procs fds for direct spawns (opened on first use).
@@ -185,7 +185,9 @@ impl Target {
             };
             args.cgroup_procs = files.iter().map(|f| f.as_raw_fd()).collect();
         }
-        spawn::spawn_direct(&mut args, self.pid_ns.as_ref()).map_err(|e| explain_exec(e, &plan))
+        // Forked into the PID namespace only once confined: see child::split_into_pid_ns.
+        args.late_pid_ns = self.pid_ns.as_ref().map_or(-1, |f| f.as_raw_fd());
+        spawn::spawn_direct(&mut args, None).map_err(|e| explain_exec(e, &plan))
     }
 
     /// Starts the process with the full handshake: attached to the cgroup by us, the pid file
@@ -201,13 +203,9 @@ impl Target {
         if let Some(p) = &pty {
             args.console_fd = p.slave.as_raw_fd();
         }
-        let spawned = spawn::spawn(&mut args, 0, self.pid_ns.as_ref())?;
-        let pid = nix::unistd::Pid::from_raw(spawned.pid);
-        let kill_child = || {
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(pid, None);
-        };
-        let setup = || -> Result<()> {
+        args.late_pid_ns = self.pid_ns.as_ref().map_or(-1, |f| f.as_raw_fd());
+        let mut spawned = spawn::spawn(&mut args, 0, None)?;
+        let mut setup = || -> Result<()> {
             if let Some(cg) = &self.cgroup {
                 cg.attach(spawned.pid)?;
             }
@@ -229,7 +227,9 @@ impl Target {
             }
         };
         if let Err(e) = setup() {
-            kill_child();
+            let pid = nix::unistd::Pid::from_raw(spawned.pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
             return Err(explain_exec(e, &plan));
         }
         Ok((spawned.pid, pty))

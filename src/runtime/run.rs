@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 /// Releases a created init to exec and runs poststart hooks. Returns once it exec'd.
-pub fn release(c: &Created) -> Result<()> {
+pub fn release(c: &mut Created) -> Result<()> {
     if !c.plan.hooks.start_container.is_empty() {
         let ns = hooks::container_namespaces(c.state.pid)?;
         let json = c.state.oci_json(Status::Created, "").to_string();
@@ -38,8 +38,8 @@ pub fn run(root: &Path, o: RunOptions) -> Result<i32> {
     co.no_gate = true;
     co.detach = o.detach;
     if o.detach {
-        let c = create(root, &co)?;
-        if let Err(e) = release(&c) {
+        let mut c = create(root, &co)?;
+        if let Err(e) = release(&mut c) {
             let _ = delete::delete(root, &co.id, true);
             return Err(e);
         }
@@ -48,14 +48,14 @@ pub fn run(root: &Path, o: RunOptions) -> Result<i32> {
     // Blocked before the child exists so that no signal is lost; the child resets its mask.
     let mask = foreground::forwarded_signals();
     mask.thread_block().context("blocking signals")?;
-    let c = match create(root, &co) {
+    let mut c = match create(root, &co) {
         Ok(c) => c,
         Err(e) => {
             let _ = mask.thread_unblock();
             return Err(e);
         }
     };
-    let result = release(&c).and_then(|()| foreground::wait(c.state.pid, c.pty_master.as_ref()));
+    let result = release(&mut c).and_then(|()| foreground::wait(c.state.pid, c.pty_master.as_ref()));
     crate::time::mark("exited");
     if result.is_err() || !o.keep {
         if let Err(e) = delete::delete(root, &co.id, true) {
