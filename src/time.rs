@@ -34,22 +34,6 @@ pub fn now_nanos() -> String {
     rfc3339_nanos(SystemTime::now())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn known_dates() {
-        assert_eq!(rfc3339_nanos(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
-        let t = UNIX_EPOCH + Duration::new(1_795_248_490, 860_328_310);
-        assert_eq!(rfc3339_nanos(t), "2026-11-21T08:08:10.860328310Z");
-        assert_eq!(rfc3339(t), "2026-11-21T08:08:10Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
-    }
-}
-
 static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// Starts the clock for `mark` (called first thing in main).
@@ -63,5 +47,21 @@ pub fn mark(phase: &str) {
     if log::log_enabled!(log::Level::Debug) {
         let t = START.get().map(|s| s.elapsed().as_micros()).unwrap_or(0);
         log::debug!("timing: {phase} at {t} us");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(rfc3339_nanos(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
+        let t = UNIX_EPOCH + Duration::new(1_795_248_490, 860_328_310);
+        assert_eq!(rfc3339_nanos(t), "2026-11-21T08:08:10.860328310Z");
+        assert_eq!(rfc3339(t), "2026-11-21T08:08:10Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
     }
 }

@@ -81,30 +81,6 @@ impl ProcessRef {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stat_with_hostile_comm() {
-        let line = "1234 (x) Z 1 1 1) S 42 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
-        let s = parse_stat(line).unwrap();
-        assert_eq!(s.state, 'S');
-        assert_eq!(s.ppid, 42);
-        assert_eq!(s.start_time, 98765);
-        assert!(parse_stat("garbage").is_none());
-    }
-
-    #[test]
-    fn own_process_is_alive() {
-        let me = std::process::id() as i32;
-        let s = stat(me).unwrap();
-        assert!(alive(me, s.start_time));
-        assert!(!alive(me, s.start_time + 1));
-        assert!(!alive(0, 0) && !alive(-1, 0));
-    }
-}
-
 /// kill(2) for a child of ours (its pid cannot be reused before we reap it). Any signal number,
 /// real-time ones included.
 pub fn signal_child(pid: i32, sig: i32) -> Result<()> {
@@ -160,4 +136,28 @@ pub fn descendants(pid: i32) -> Vec<i32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_hostile_comm() {
+        let line = "1234 (x) Z 1 1 1) S 42 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
+        let s = parse_stat(line).unwrap();
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 42);
+        assert_eq!(s.start_time, 98765);
+        assert!(parse_stat("garbage").is_none());
+    }
+
+    #[test]
+    fn own_process_is_alive() {
+        let me = std::process::id() as i32;
+        let s = stat(me).unwrap();
+        assert!(alive(me, s.start_time));
+        assert!(!alive(me, s.start_time + 1));
+        assert!(!alive(0, 0) && !alive(-1, 0));
+    }
 }

@@ -114,12 +114,12 @@ mod tests {
     #[test]
     fn flags_propagation_and_data() {
         let o = opts(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
-        assert_eq!(o.flags, (libc::MS_NOSUID | libc::MS_STRICTATIME) as u64);
+        assert_eq!(o.flags, libc::MS_NOSUID | libc::MS_STRICTATIME);
         assert_eq!(o.data, "mode=755,size=65536k");
         let o = opts(&["rbind", "ro", "rslave"]);
         assert!(o.bind && o.recursive_bind);
-        assert_eq!(o.flags, libc::MS_RDONLY as u64);
-        assert_eq!(o.propagation, vec![(libc::MS_SLAVE | libc::MS_REC) as u64]);
+        assert_eq!(o.flags, libc::MS_RDONLY);
+        assert_eq!(o.propagation, vec![libc::MS_SLAVE | libc::MS_REC]);
         assert_eq!(opts(&["ro", "rw"]).flags, 0);
         assert!(parse_options(&["idmap".to_string()]).is_err());
     }

@@ -403,6 +403,25 @@ pub unsafe fn load(prog: &BpfProgram) -> Result<(), i32> {
 // Tests
 // ---------------------------------------------------------------------------
 
+/// A filter that kills the process on every system call but `names`: what the pod's pause
+/// process keeps once it is set up (it only waits for signals and reaps children).
+pub fn allow_only(names: &[&str]) -> Result<BpfProgram> {
+    let mut ctx = ScmpFilterContext::new(ScmpAction::KillProcess)
+        .context("seccomp: cannot create a libseccomp filter")?;
+    ctx.set_ctl_nnp(false)
+        .context("seccomp: cannot clear libseccomp's no_new_privs attribute")?;
+    for name in names {
+        let syscall = ScmpSyscall::from_name(name)
+            .with_context(|| format!("seccomp: unknown syscall {name:?}"))?;
+        ctx.add_rule(ScmpAction::Allow, syscall)
+            .with_context(|| format!("seccomp: cannot allow {name:?}"))?;
+    }
+    Ok(BpfProgram {
+        filters: export(&ctx)?,
+        flags: 0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1083,23 +1102,4 @@ mod tests {
         };
         assert_eq!(run_filtered(&prog, &body), Outcome::Exited(0));
     }
-}
-
-/// A filter that kills the process on every system call but `names`: what the pod's pause
-/// process keeps once it is set up (it only waits for signals and reaps children).
-pub fn allow_only(names: &[&str]) -> Result<BpfProgram> {
-    let mut ctx = ScmpFilterContext::new(ScmpAction::KillProcess)
-        .context("seccomp: cannot create a libseccomp filter")?;
-    ctx.set_ctl_nnp(false)
-        .context("seccomp: cannot clear libseccomp's no_new_privs attribute")?;
-    for name in names {
-        let syscall = ScmpSyscall::from_name(name)
-            .with_context(|| format!("seccomp: unknown syscall {name:?}"))?;
-        ctx.add_rule(ScmpAction::Allow, syscall)
-            .with_context(|| format!("seccomp: cannot allow {name:?}"))?;
-    }
-    Ok(BpfProgram {
-        filters: export(&ctx)?,
-        flags: 0,
-    })
 }

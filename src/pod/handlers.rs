@@ -30,8 +30,11 @@ pub fn address(host: Option<&str>, port: u16) -> Result<SocketAddr> {
     Ok(SocketAddr::new(ip, port))
 }
 
+/// An httpGet handler's request: path, Host header, extra headers.
+pub type HttpRequest = (String, String, Vec<(String, String)>);
+
 /// Starts a non-blocking connect.
-pub fn connect(addr: SocketAddr, http: Option<(String, String, Vec<(String, String)>)>) -> Result<Run> {
+pub fn connect(addr: SocketAddr, http: Option<HttpRequest>) -> Result<Run> {
     use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, SockaddrStorage};
     let fam = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
     let fd = socket(fam, SockType::Stream, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, None).context("socket")?;

@@ -252,7 +252,12 @@ pub fn update_conditions(conds: &mut Conditions, containers: &[ContainerStatus],
         containers.iter().filter(|c| f(c)).map(|c| c.name.clone()).collect()
     };
     let incomplete = names(&|c| match c.kind {
-        Kind::Init => !matches!(c.state, State::Terminated(ref t) if t.exit_code == 0) && !(matches!(c.state, State::Waiting { .. }) && c.last_state.as_ref().is_some_and(|t| t.exit_code == 0)),
+        Kind::Init => {
+            // Done: exited 0, or waiting to re-run after exiting 0 (a re-created sandbox).
+            let done = matches!(c.state, State::Terminated(ref t) if t.exit_code == 0)
+                || matches!(c.state, State::Waiting { .. }) && c.last_state.as_ref().is_some_and(|t| t.exit_code == 0);
+            !done
+        }
         Kind::Sidecar => !c.started,
         Kind::App => false,
     });
