@@ -504,6 +504,7 @@ fn cleanup_orphans(root: &Path, dir: &PodDir) {
         }
     }
     let _ = nix::mount::umount2(&dir.path("shm"), nix::mount::MntFlags::MNT_DETACH);
+    let _ = nix::mount::umount2(&dir.path("proc"), nix::mount::MntFlags::MNT_DETACH);
 }
 
 fn rm(root: &Path, name: &str, force: bool) -> Result<()> {

@@ -14,6 +14,11 @@
 //!
 //! Spawning is two steps: the clone (async-signal-safe: signals, hostname, loopback, then
 //! execve) and the program after exec (`main`), which confines itself and reports on fd 3.
+//!
+//! As PID 1 of a new PID namespace it also hands the supervisor a detached proc filesystem of
+//! that namespace (made while it still may): the /proc the pod's containers mount. Their
+//! inits are set up outside the namespace and only forked into it once confined, and a process
+//! outside a PID namespace cannot otherwise make its proc (before Linux 6.18's `pidns`).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::sys::{self, mount_api, Forked};
@@ -28,7 +33,7 @@ pub const ARGV0: &str = "/pause";
 const READY_FD: i32 = 3;
 
 /// Why pause did not start (the byte it reports).
-const FAILURES: [&str; 8] = [
+const FAILURES: [&str; 9] = [
     "ok",
     "setting the hostname",
     "bringing loopback up",
@@ -37,13 +42,19 @@ const FAILURES: [&str; 8] = [
     "dropping capabilities",
     "setting no_new_privs",
     "loading its seccomp filter",
+    "making the proc filesystem of its PID namespace",
 ];
 
 /// A running pause process.
 pub struct Pause {
     pub pid: i32,
     pub pidfd: Option<OwnedFd>,
+    /// A detached proc mount (fsmount) of pause's PID namespace, when it made a new one.
+    pub proc_mount: Option<OwnedFd>,
 }
+
+/// The tag of the message that carries the proc mount fd (before the status byte).
+const PROC_TAG: u8 = b'p';
 
 /// Brings the loopback interface up (a new network namespace starts with it down).
 fn loopback_up() -> i32 {
@@ -96,7 +107,10 @@ fn child(ready_fd: i32, hostname: Option<&CString>, parent: i32, new_net: bool) 
         if new_net && loopback_up() != 0 {
             report(2);
         }
-        if ready_fd != READY_FD && libc::dup2(ready_fd, READY_FD) != READY_FD {
+        // The report fd crosses the exec as fd 3 (dup2 clears close-on-exec; fcntl if it
+        // already is 3).
+        let moved = if ready_fd == READY_FD { libc::fcntl(READY_FD, libc::F_SETFD, 0) } else { libc::dup2(ready_fd, READY_FD) - READY_FD };
+        if moved != 0 {
             report(3);
         }
         // Only stdio and the report fd cross the exec; the program closes those too.
@@ -117,45 +131,62 @@ pub fn spawn(clone_flags: u64, hostname: Option<&str>) -> Result<Pause> {
         .map(CString::new)
         .transpose()
         .context("hostname contains NUL")?;
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    let (r, w) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).context("socketpair")?;
     let parent = std::process::id() as i32;
     let flags = clone_flags | libc::CLONE_NEWNS as u64;
     // SAFETY: single-threaded caller; the child runs only `child`, which is async-signal-safe.
     let forked = unsafe { sys::fork_with_flags(flags) }.context("cloning pause")?;
     match forked {
-        Forked::Child => child(
-            w.as_raw_fd(),
-            hostname.as_ref(),
-            parent,
-            flags & libc::CLONE_NEWNET as u64 != 0,
-        ),
+        Forked::Child => child(w.as_raw_fd(), hostname.as_ref(), parent, flags & libc::CLONE_NEWNET as u64 != 0),
         Forked::Parent { pid, pidfd } => {
             drop(w);
-            let mut b = [0u8; 1];
-            let n = loop {
-                match nix::unistd::read(&r, &mut b) {
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    other => break other.context("waiting for pause")?,
+            let reply = read_reply(&r);
+            match reply {
+                Ok((0, proc_mount)) => Ok(Pause { pid, pidfd, proc_mount }),
+                other => {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                    let why = match other {
+                        Ok((b, _)) => FAILURES.get(usize::from(b)).copied().unwrap_or("unknown failure").to_string(),
+                        Err(e) => format!("{e:#}"),
+                    };
+                    bail!("pause failed to start: {why}");
                 }
-            };
-            if n != 1 || b[0] != 0 {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::SIGKILL,
-                );
-                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                let why = if n == 1 {
-                    FAILURES
-                        .get(usize::from(b[0]))
-                        .copied()
-                        .unwrap_or("unknown failure")
-                } else {
-                    "it exited"
-                };
-                bail!("pause failed to start: {why}");
             }
-            Ok(Pause { pid, pidfd })
         }
+    }
+}
+
+/// Reads pause's messages: an optional proc mount fd, then its status byte.
+fn read_reply(sock: &OwnedFd) -> Result<(u8, Option<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut proc_mount = None;
+    loop {
+        let mut b = [0u8; 1];
+        let mut iov = [std::io::IoSliceMut::new(&mut b)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => r.context("waiting for pause")?,
+        };
+        let mut fds = Vec::new();
+        for c in msg.cmsgs().context("reading pause's message")? {
+            if let ControlMessageOwned::ScmRights(v) = c {
+                // SAFETY: the kernel installed these fds for us; nothing else owns them.
+                fds.extend(v.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+        let n = msg.bytes;
+        if n == 0 {
+            bail!("it exited");
+        }
+        if b[0] == PROC_TAG {
+            proc_mount = fds.into_iter().next();
+            continue;
+        }
+        return Ok((b[0], proc_mount));
     }
 }
 
@@ -273,6 +304,19 @@ fn empty_root() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Sends the supervisor a detached proc filesystem of our PID namespace (see the module doc).
+fn send_proc_mount() -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let fs = mount_api::fsopen(c"proc")?;
+    mount_api::set_string(fs.as_raw_fd(), c"source", c"proc")?;
+    let attrs = mount_api::MOUNT_ATTR_NOSUID | mount_api::MOUNT_ATTR_NODEV | mount_api::MOUNT_ATTR_NOEXEC;
+    let mnt = mount_api::create_and_mount(fs.as_raw_fd(), attrs)?;
+    let fds = [mnt.as_raw_fd()];
+    let tag = [PROC_TAG];
+    sendmsg::<()>(READY_FD, &[std::io::IoSlice::new(&tag)], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)?;
+    Ok(())
+}
+
 /// Empties all five capability sets.
 fn drop_capabilities() -> std::io::Result<()> {
     for cap in 0..64 {
@@ -325,6 +369,10 @@ pub fn main() -> ! {
     };
     if empty_root().is_err() {
         fail(4);
+    }
+    // PID 1: a new PID namespace, whose containers get their /proc from us.
+    if std::process::id() == 1 && send_proc_mount().is_err() {
+        fail(8);
     }
     // SAFETY: sigaction with handlers that only call async-signal-safe functions.
     unsafe {

@@ -165,7 +165,7 @@ pub fn spawn_direct(args: &mut ChildArgs, pid_ns: Option<&OwnedFd>) -> Result<i3
     }
     drop(child_end);
     let mut spawned = Spawned { pid, pidfd: None, sync: parent_end };
-    let result = match (left, spawned.next()) {
+    let result = match (left, spawned.next_event()) {
         (Ok(()), Ok(Event::Gone)) => return Ok(spawned.pid),
         (Err(e), _) | (_, Err(e)) => Err(e),
         (_, Ok(e)) => Err(anyhow!("unexpected report from the process: {e:?}")),
@@ -196,7 +196,7 @@ impl Spawned {
     /// Waits for the child's next report. When a first stage reports the pid of the process
     /// it forked into a PID namespace, that process becomes ours (`pid`, `pidfd`) and the first
     /// stage, which exits at once, is reaped.
-    pub fn next(&mut self) -> Result<Event> {
+    pub fn next_event(&mut self) -> Result<Event> {
         loop {
             let mut b = [0u8; 16];
             let n = loop {

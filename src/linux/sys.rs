@@ -458,3 +458,15 @@ pub mod mount_api {
         ) as i32
     }
 }
+
+/// Attaches a detached mount (an fsmount fd) at `path` in our mount namespace.
+pub fn attach_mount(mount: &OwnedFd, path: &std::path::Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: p is NUL-terminated; the fd is a mount fd we own.
+    if unsafe { mount_api::move_mount(mount.as_raw_fd(), libc::AT_FDCWD, p.as_ptr(), 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -11,6 +11,20 @@ pub fn last_cap() -> u8 {
     })
 }
 
+/// Every capability runp itself may grant (its own bounding set): what `privileged: true` and
+/// `add: [ALL]` give, as containerd's CRI gives privileged containers the capabilities of the
+/// runtime. Not every capability the kernel knows: a host (or an outer container) may have
+/// dropped some, and asking for those fails the start.
+pub fn all_available() -> u64 {
+    static ALL: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let known = u64::MAX >> (63 - u32::from(last_cap()));
+    known
+        & *ALL.get_or_init(|| {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            status.lines().find_map(|l| l.strip_prefix("CapBnd:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(u64::MAX)
+        })
+}
+
 /// Converts names like `CAP_KILL` (or `KILL`) to a mask. Names the kernel does not know are
 /// dropped with a warning, as runc does; names nobody knows are errors naming `field`.
 pub fn mask<'a>(names: impl IntoIterator<Item = &'a str>, field: &str) -> Result<u64> {

@@ -175,13 +175,13 @@ pub fn container_plan(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &Pod
             capmask &= !caps::mask(drop.iter().map(String::as_str), "securityContext.capabilities.drop")?;
         }
         if add.iter().any(|a| a == "ALL") {
-            capmask = u64::MAX >> (63 - caps::last_cap() as u32);
+            capmask = caps::all_available();
         } else {
             capmask |= caps::mask(add.iter().map(String::as_str), "securityContext.capabilities.add")?;
         }
     }
     if sc.privileged == Some(true) {
-        capmask = u64::MAX >> (63 - caps::last_cap() as u32);
+        capmask = caps::all_available();
     }
     let mut groups: Vec<u32> = psc.supplemental_groups.iter().filter_map(|g| u32::try_from(*g).ok()).collect();
     if let Some(fs) = psc.fs_group.and_then(|g| u32::try_from(g).ok()) {

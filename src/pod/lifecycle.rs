@@ -44,7 +44,7 @@ impl Supervisor {
     /// Directories, /etc files, volumes, the pause process; then the supervisor joins the pod's
     /// network namespace so that httpGet/tcpSocket handlers reach `localhost` of the pod.
     pub fn create_sandbox(&mut self) -> Result<()> {
-        for d in ["logs", "volumes", "etc", "containers", "shm"] {
+        for d in ["logs", "volumes", "etc", "containers", "shm", "proc"] {
             std::fs::create_dir_all(self.dir.path(d)).with_context(|| format!("creating {d}"))?;
         }
         let shm = self.dir.path("shm");
@@ -102,7 +102,17 @@ impl Supervisor {
         }
         let hostname = from_pod::pod_hostname(&self.pod);
         let host = if s.host_network { None } else { Some(hostname.as_str()) };
-        let pause = crate::linux::pause::spawn(flags, host)?;
+        let mut pause = crate::linux::pause::spawn(flags, host)?;
+        // The /proc of the pod's containers (see runtime::create::late_proc_mounts): pause's,
+        // mounted on the host at <pod>/proc; a re-created sandbox replaces the old one.
+        let proc_dir = self.dir.path("proc");
+        let _ = nix::mount::umount2(&proc_dir, nix::mount::MntFlags::MNT_DETACH);
+        if let Some(fd) = pause.proc_mount.take() {
+            if let Err(e) = crate::linux::sys::attach_mount(&fd, &proc_dir) {
+                pause.stop(Duration::from_secs(2));
+                return Err(anyhow!("mounting the pod's /proc on {}: {e}", proc_dir.display()));
+            }
+        }
         if !s.host_network {
             let ns = std::fs::File::open(format!("/proc/{}/ns/net", pause.pid)).context("opening the pod's network namespace")?;
             nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).context("joining the pod's network namespace")?;
@@ -146,6 +156,7 @@ impl Supervisor {
             }
         }
         let _ = nix::mount::umount2(&self.dir.path("shm"), nix::mount::MntFlags::MNT_DETACH);
+        let _ = nix::mount::umount2(&self.dir.path("proc"), nix::mount::MntFlags::MNT_DETACH);
         super::volumes::remove_cgroup_dirs(&self.cgroup_parent);
         let _ = std::fs::remove_dir_all(self.dir.path("containers"));
         let _ = std::fs::remove_file(self.dir.control());
@@ -318,6 +329,8 @@ impl Supervisor {
             no_gate: true,
             stdio: Some([null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()]),
             die_with_parent: true,
+            // Used only when the container joins pause's PID namespace.
+            pid_ns_proc: Some(self.dir.path("proc")),
             ..Default::default()
         };
         self.ctrs[i].status.container_id = format!("runp://{oci_id}");

@@ -32,6 +32,9 @@ pub struct CreateOptions {
     pub die_with_parent: bool,
     /// fds the plan's mounts refer to as /proc/self/fd/N (kept open in the child).
     pub keep_fds: Vec<RawFd>,
+    /// Where a proc filesystem of the PID namespace the container joins is mounted on the host
+    /// (a pod's, made by its pause): the container's /proc is a bind of it.
+    pub pid_ns_proc: Option<PathBuf>,
 }
 
 /// A created container whose init is parked before exec.
@@ -180,7 +183,7 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
     // Joining a PID namespace other processes live in: the init is forked into it only once
     // confined (child::split_into_pid_ns), with its /proc made for that namespace here.
     let proc_mounts = match &pid_ns {
-        Some(ns) if !plan.has_ns(NsKind::User) => late_proc_mounts(&mut args, ns),
+        Some(ns) if !plan.has_ns(NsKind::User) => late_proc_mounts(&mut args, ns, o.pid_ns_proc.as_deref())?,
         _ => None,
     };
     let late = proc_mounts.is_some();
@@ -222,7 +225,7 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
         }
         spawned.go()?;
         loop {
-            match spawned.next()? {
+            match spawned.next_event()? {
                 Event::Ready => return Ok(()),
                 Event::Hooks => {
                     let creating = state.oci_json(Status::Creating, "");
@@ -267,38 +270,46 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
     Ok(Created { dir, state, spawned, pty_master, plan })
 }
 
-/// For every proc mount of the rootfs setup, a detached proc filesystem of the PID namespace
-/// `pid_ns` (the child mounts it before it is in that namespace), kept open by the caller until
-/// the child is cloned. None when the kernel cannot make one (proc's `pidns` option, Linux
-/// 6.18 here): the init then joins the namespace at clone time, as it always did.
-fn late_proc_mounts(args: &mut crate::linux::child_args::ChildArgs, pid_ns: &OwnedFd) -> Option<Vec<OwnedFd>> {
-    use crate::linux::child_args::RootOp;
+/// Gives every proc mount of the rootfs setup a proc filesystem of the PID namespace `pid_ns`,
+/// which the child mounts before it is in that namespace: a bind of `bind_from` (a pod's), or
+/// a detached proc made here with proc's `pidns` option (Linux 6.18), kept open by the caller
+/// until the child is cloned. None when neither is possible: the init then joins the namespace
+/// at clone time, as before.
+fn late_proc_mounts(args: &mut crate::linux::child_args::ChildArgs, pid_ns: &OwnedFd, bind_from: Option<&Path>) -> Result<Option<Vec<OwnedFd>>> {
+    use crate::linux::child_args::{cstr, RootOp};
     let mut made = Vec::new();
-    let Some(rootfs) = args.rootfs.as_mut() else { return Some(made) };
+    let Some(rootfs) = args.rootfs.as_mut() else { return Ok(Some(made)) };
     for op in rootfs.ops.iter_mut() {
-        if let RootOp::Mount { fstype: Some(t), flags, data, from_fd, .. } = op {
-            if t.as_bytes() != b"proc" {
-                continue;
+        let RootOp::Mount { source, fstype, flags, data, from_fd, remount_flags, .. } = op else { continue };
+        if fstype.as_ref().is_none_or(|t| t.as_bytes() != b"proc") {
+            continue;
+        }
+        if let Some(path) = bind_from {
+            *source = cstr(&path.to_string_lossy())?;
+            *fstype = None;
+            *remount_flags = *flags & !(libc::MS_BIND | libc::MS_REC) as libc::c_ulong;
+            *flags = (libc::MS_BIND | libc::MS_REC) as libc::c_ulong;
+            *data = None;
+            continue;
+        }
+        match crate::linux::ns::proc_for_pid_ns(pid_ns.as_raw_fd(), *flags, data.as_deref()) {
+            Ok(fd) => {
+                *from_fd = fd.as_raw_fd();
+                made.push(fd);
             }
-            match crate::linux::ns::proc_for_pid_ns(pid_ns.as_raw_fd(), *flags, data.as_deref()) {
-                Ok(fd) => {
-                    *from_fd = fd.as_raw_fd();
-                    made.push(fd);
-                }
-                Err(e) => {
-                    log::debug!("proc for a joined PID namespace: {e}; the init joins it at clone time");
-                    for op in rootfs.ops.iter_mut() {
-                        if let RootOp::Mount { from_fd, .. } = op {
-                            *from_fd = -1;
-                        }
+            Err(e) => {
+                log::debug!("proc for a joined PID namespace: {e}; the init joins it at clone time");
+                for op in rootfs.ops.iter_mut() {
+                    if let RootOp::Mount { from_fd, .. } = op {
+                        *from_fd = -1;
                     }
-                    return None;
                 }
+                return Ok(None);
             }
         }
     }
     args.keep_fds.extend(made.iter().map(|f| f.as_raw_fd()));
-    Some(made)
+    Ok(Some(made))
 }
 
 /// Writes the pid file atomically (`.name` then rename), relative to the caller's cwd.

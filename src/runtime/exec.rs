@@ -210,7 +210,7 @@ impl Target {
                 cg.attach(spawned.pid)?;
             }
             spawned.go()?;
-            match spawned.next()? {
+            match spawned.next_event()? {
                 spawn::Event::Ready => {}
                 e => bail!("unexpected report from the exec process: {e:?}"),
             }
@@ -221,7 +221,7 @@ impl Target {
                 console::send_master(sock, &p.master)?;
             }
             spawned.go()?;
-            match spawned.next()? {
+            match spawned.next_event()? {
                 spawn::Event::Gone => Ok(()),
                 e => bail!("unexpected report from the exec process: {e:?}"),
             }

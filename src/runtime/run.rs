@@ -16,7 +16,7 @@ pub fn release(c: &mut Created) -> Result<()> {
         hooks::run_all_in("startContainer", &c.plan.hooks.start_container, &json, &c.state.bundle, &hooks::raw(&ns))?;
     }
     c.spawned.go()?;
-    match c.spawned.next() {
+    match c.spawned.next_event() {
         Ok(Event::Gone) => {}
         Ok(e) => bail!("unexpected report from the container process: {e:?}"),
         Err(e) => return Err(e).context("unable to start container process"),
