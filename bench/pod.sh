@@ -259,7 +259,7 @@ median() { # median of the arguments, or empty
     (($#)) || return 0
     printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
-ms() { [[ -n $1 ]] && awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
+ms() { [[ -n $1 ]] || return 0; awk -v v="$1" 'BEGIN { printf "%.1f", v / 1000 }'; }
 ratio() { if [[ -n $1 && -n $2 ]]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; else echo n/a; fi; }
 # goal VALUE LIMIT TEXT: "TEXT ok" or "TEXT MISSED"
 goal() {

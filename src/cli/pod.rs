@@ -516,7 +516,15 @@ fn rm(root: &Path, name: &str, force: bool) -> Result<()> {
         if !force {
             bail!("pod {name:?} is running: stop it first, or use --force");
         }
-        stop(root, name, Some(0), true)?;
+        if let Err(e) = stop(root, name, Some(0), true) {
+            // Forced: a supervisor that does not stop is killed, and what it leaves is removed.
+            log::warn!("pod {name:?}: {e:#}; killing its supervisor");
+            let _ = dir.kill_supervisor();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while dir.supervisor_alive() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
     cleanup_orphans(root, &dir);
     std::fs::remove_dir_all(&dir.dir).with_context(|| format!("removing {}", dir.dir.display()))?;

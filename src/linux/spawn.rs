@@ -13,6 +13,8 @@ pub struct Spawned {
     pub pid: i32,
     pub pidfd: Option<OwnedFd>,
     sync: OwnedFd,
+    /// The first stage has handed over to the process it forked (child::split_into_pid_ns).
+    split: bool,
 }
 
 /// Why the child stopped before exec: the step, which item (mount index...) and errno.
@@ -66,7 +68,7 @@ pub fn spawn(args: &mut ChildArgs, clone_flags: u64, pid_ns: Option<&OwnedFd>) -
         Forked::Child => child::run(args),
         Forked::Parent { pid, pidfd } => {
             drop(child_end);
-            Ok(Spawned { pid, pidfd, sync: parent_end })
+            Ok(Spawned { pid, pidfd, sync: parent_end, split: false })
         }
     }
 }
@@ -164,7 +166,7 @@ pub fn spawn_direct(args: &mut ChildArgs, pid_ns: Option<&OwnedFd>) -> Result<i3
         return Err(err).context("clone");
     }
     drop(child_end);
-    let mut spawned = Spawned { pid, pidfd: None, sync: parent_end };
+    let mut spawned = Spawned { pid, pidfd: None, sync: parent_end, split: false };
     let result = match (left, spawned.next_event()) {
         (Ok(()), Ok(Event::Gone)) => return Ok(spawned.pid),
         (Err(e), _) | (_, Err(e)) => Err(e),
@@ -216,6 +218,15 @@ impl Spawned {
                 KIND_READY => return Ok(Event::Ready),
                 KIND_HOOKS => return Ok(Event::Hooks),
                 KIND_PID => {
+                    // Once, from the first stage, naming a child of ours: the second stage runs
+                    // where a container process may drive it (ptrace) and could send one too.
+                    // waitid(WNOHANG|WNOWAIT) answers ECHILD for anything that is not our child.
+                    use nix::sys::wait::{waitid, Id, WaitPidFlag as W};
+                    let ours = r.errno > 0 && waitid(Id::Pid(nix::unistd::Pid::from_raw(r.errno)), W::WNOHANG | W::WNOWAIT | W::WEXITED).is_ok();
+                    if self.split || !ours {
+                        bail!("unexpected pid report ({}) from the container process", r.errno);
+                    }
+                    self.split = true;
                     let first = nix::unistd::Pid::from_raw(self.pid);
                     self.pid = r.errno;
                     self.pidfd = sys::pidfd_open(self.pid).ok();

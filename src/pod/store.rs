@@ -76,6 +76,13 @@ impl PodDir {
         serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))
     }
 
+    /// SIGKILLs the supervisor (checked against pid reuse); its pause and containers die with
+    /// it (parent-death signals).
+    pub fn kill_supervisor(&self) -> anyhow::Result<()> {
+        let r = self.read_json::<SupervisorRecord>("supervisor.json")?;
+        crate::linux::process::ProcessRef::open(r.pid, r.start_time)?.signal(libc::SIGKILL)
+    }
+
     /// Is the supervisor still running?
     pub fn supervisor_alive(&self) -> bool {
         match self.read_json::<SupervisorRecord>("supervisor.json") {
