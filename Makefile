@@ -12,8 +12,9 @@ BUNDLE := bundles/busybox
 
 # busybox-static: the test/demo rootfs; libseccomp-dev: linked statically into
 # runp; jq: scripts edit config.json; iproute2: network tests; procps: `ps`,
-# which `runp ps` runs for its table output.
-DEPS_PKGS := busybox-static libseccomp-dev jq iproute2 procps
+# which `runp ps` runs for its table output; gcc + libc6-dev: the confinement
+# tests build a static attacker program (tests/data/confine_attacker.c).
+DEPS_PKGS := busybox-static libseccomp-dev jq iproute2 procps gcc libc6-dev
 # Reference runtimes and tools for `make bench` only; time gives /usr/bin/time
 # for peak RSS; podman (+ conmon, and catatonit for its pod pause image, which
 # is only a Recommends) for bench/pod.sh.
