@@ -1,6 +1,27 @@
-//! RFC 3339 timestamps without a date crate.
+//! RFC 3339 timestamps without a date crate, and bounded durations and deadlines.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The longest wait runp takes from a user (a grace period, a hook timeout, a deadline): 100
+/// years. Longer values mean "never" just as well, and `Instant + Duration` panics past the
+/// clock's range.
+pub const MAX_WAIT: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Seconds from a manifest or flag as a Duration: negative is 0, longer than [`MAX_WAIT`] is
+/// [`MAX_WAIT`].
+pub fn secs(n: i64) -> Duration {
+    Duration::from_secs(n.max(0) as u64).min(MAX_WAIT)
+}
+
+/// `from + d`, never panicking: saturates at `from + MAX_WAIT`.
+pub fn after(from: Instant, d: Duration) -> Instant {
+    from.checked_add(d.min(MAX_WAIT)).unwrap_or(from)
+}
+
+/// `Instant::now() + d`, bounded like [`after`].
+pub fn deadline(d: Duration) -> Instant {
+    after(Instant::now(), d)
+}
 
 /// Days since 1970-01-01 → (year, month, day), Howard Hinnant's civil_from_days.
 fn civil(days: i64) -> (i64, u32, u32) {
@@ -63,5 +84,16 @@ mod tests {
         assert_eq!(rfc3339(t), "2026-11-21T08:08:10Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn user_durations_are_bounded() {
+        assert_eq!(secs(-5), Duration::ZERO);
+        assert_eq!(secs(30), Duration::from_secs(30));
+        assert_eq!(secs(i64::MAX), MAX_WAIT);
+        let now = Instant::now();
+        assert_eq!(after(now, Duration::MAX), now + MAX_WAIT);
+        assert_eq!(after(now, Duration::from_secs(2)), now + Duration::from_secs(2));
+        assert!(deadline(Duration::MAX) > Instant::now());
     }
 }

@@ -411,3 +411,26 @@ fn nul_bytes_give_a_clean_error() {
     assert!(err.contains("process.args[1]") && err.contains("NUL"), "{err}");
     assert_clean(&env, &id);
 }
+
+/// Durations and counts at the top of their types never abort runp: a hook timeout of
+/// i64::MAX is just "no practical limit", `--preserve-fds 4294967295` is a clean error.
+#[test]
+fn huge_hook_timeout_and_preserve_fds_are_bounded() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let id = unique_id("hugehook");
+    let b = env.bundle(&id, |c| {
+        c["process"]["args"] = json!(["true"]);
+        c["hooks"] = json!({"prestart": [{"path": "/bin/true", "timeout": i64::MAX}]});
+    });
+    let (code, _, err) = outcome(&env, &["run", "--bundle", b.to_str().unwrap(), &id]);
+    assert_eq!(code, Some(0), "run with a hook timeout of i64::MAX: {err}");
+    assert_clean(&env, &id);
+    for n in ["4294967295", "4294967293", "100000000"] {
+        let err = fails_one_line(&env, &["run", "--preserve-fds", n, "--bundle", b.to_str().unwrap(), &id]);
+        assert!(err.contains("--preserve-fds") && err.contains(n), "{err}");
+        assert_clean(&env, &id);
+    }
+}

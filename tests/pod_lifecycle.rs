@@ -1344,3 +1344,17 @@ fn dns_config() {
     assert!(pe.events_with(&name, "MissingClusterDNS", "").is_empty());
     pe.check_clean();
 }
+
+/// A container that writes bytes that are not UTF-8 still has its whole log shown.
+#[test]
+fn logs_with_invalid_utf8_are_shown() {
+    let Some(pe) = PodEnv::new() else { return };
+    let name = pe.run_pod(&pod_yaml(
+        "restartPolicy: Never\ncontainers:\n- {name: a, image: busybox, command: [sh, -c, \"echo before; printf 'bad \\\\377\\\\376 bytes\\\\n'; echo after\"]}\n",
+    ));
+    pe.wait_phase(&name, "Succeeded", secs(10));
+    let log = pe.logs(&name, &["-c", "a"]);
+    assert!(log.contains("before") && log.contains("after"), "{log:?}");
+    assert!(log.contains("bad \u{fffd}\u{fffd} bytes"), "{log:?}");
+    pe.check_clean();
+}

@@ -288,3 +288,90 @@ fn cli_errors() {
     assert!(pe.pods().is_empty());
     pe.check_clean();
 }
+
+/// `pods` (where pod records live under the root) is not a container: `runp delete [--force]
+/// pods` deletes nothing of a running pod, and no container may be created with that id.
+#[test]
+fn container_commands_never_touch_pod_records() {
+    let Some(pe) = PodEnv::new() else { return };
+    let yaml = pod_yaml("containers:\n- {name: a, image: busybox, command: [sh, -c, 'echo hello; exec sleep 3600']}\n");
+    let name = pe.run_pod(&yaml);
+    pe.wait_running(&name, "a", secs(10));
+    let files = |dir: &std::path::Path| {
+        let mut v: Vec<String> = walk(dir).into_iter().map(|p| p.strip_prefix(dir).unwrap().display().to_string()).collect();
+        v.sort();
+        v
+    };
+    let before = files(&pe.pod_dir(&name));
+    for args in [&["delete", "pods"][..], &["delete", "--force", "pods"][..]] {
+        let out = pe.runp(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains("not a container's state directory"), "{args:?}: {err}");
+    }
+    assert_eq!(files(&pe.pod_dir(&name)), before, "pod files changed");
+    assert_eq!(phase(&pe.status(&name)), "Running");
+    assert!(pe.logs(&name, &["-c", "a"]).contains("hello"));
+    let bundle = common::base_bundle();
+    let (code, err) = pe.fails(&["create", "--bundle", bundle.to_str().unwrap(), "pods"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("reserved"), "{err}");
+    pe.check_clean();
+}
+
+/// Every path below `dir` (not following symlinks, not crossing into other file systems).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::symlink_metadata(dir).map(|m| m.dev()).unwrap_or(0);
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if let Ok(m) = std::fs::symlink_metadata(&p) {
+                if m.is_dir() && m.dev() == dev {
+                    todo.push(p.clone());
+                }
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Every duration of a manifest and of `pod stop`/`pod wait` at the top of its type: the pod
+/// runs and stops normally (a wait that long means "no practical limit"), a bad `--timeout` is
+/// a clean error, and the supervisor never aborts.
+#[test]
+fn huge_durations_neither_abort_nor_leak() {
+    let Some(pe) = PodEnv::new() else { return };
+    let max = i64::MAX;
+    let int_max = i32::MAX;
+    let app = "[sh, -c, \"trap 'exit 0' TERM; while :; do sleep 1 & wait; done\"]";
+    let a = pe.run_pod(&pod_yaml(&format!(
+        "terminationGracePeriodSeconds: {max}\nactiveDeadlineSeconds: {int_max}\ncontainers:\n\
+         - name: a\n  image: busybox\n  command: {app}\n  lifecycle:\n    preStop: {{sleep: {{seconds: {max}}}}}\n\
+         \x20 livenessProbe: {{exec: {{command: [\"true\"]}}, periodSeconds: {int_max}, timeoutSeconds: {int_max}, \
+         initialDelaySeconds: {int_max}, terminationGracePeriodSeconds: {max}}}\n"
+    )));
+    let b = pe.run_pod(&pod_yaml(&format!("terminationGracePeriodSeconds: {max}\ncontainers:\n- {{name: b, image: busybox, command: {app}}}\n")));
+    pe.wait_running(&a, "a", secs(10));
+    pe.wait_running(&b, "b", secs(10));
+    let (sa, sb) = (pe.supervisor_pid(&a), pe.supervisor_pid(&b));
+    for t in ["1e300s", "-1s", "NaNs", "99999999999h"] {
+        let (code, err) = pe.fails(&["pod", "wait", &a, "--for=phase=Succeeded", &format!("--timeout={t}")]);
+        assert_eq!(code, 1);
+        assert!(err.contains("invalid duration"), "{t}: {err}");
+    }
+    // The preStop sleep of i64::MAX seconds ends with the grace period given to `pod stop`.
+    pe.stop(&a, &["--grace-period", "1"]);
+    assert_eq!(phase(&pe.status(&a)), "Succeeded", "{}", pe.display(&a));
+    // A grace of i64::MAX: the app exits on SIGTERM, so the stop is quick all the same.
+    pe.stop(&b, &["--grace-period", &max.to_string()]);
+    assert_eq!(phase(&pe.status(&b)), "Succeeded", "{}", pe.display(&b));
+    for (name, sup) in [(&a, sa), (&b, sb)] {
+        let log = std::fs::read_to_string(pe.pod_dir(name).join("supervisor.log")).unwrap_or_default();
+        assert!(!log.contains("panicked"), "supervisor {sup} of {name} panicked: {log}");
+    }
+    pe.check_clean();
+}

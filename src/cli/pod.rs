@@ -410,7 +410,7 @@ fn logs_cmd(root: &Path, name: &str, container: Option<&str>, follow: bool, prev
     let mut out = std::io::stdout().lock();
     let mut offset = 0usize;
     loop {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let text = logs::read_lossy(&path);
         // Only whole lines; a partial last line waits for the next round.
         let end = text.rfind('\n').map(|i| i + 1).unwrap_or(0);
         if end > offset {
@@ -426,7 +426,7 @@ fn logs_cmd(root: &Path, name: &str, container: Option<&str>, follow: bool, prev
         let still_this = container_entry(&now, Some(&cname)).map(|c| c["restartCount"].as_u64().unwrap_or(0) as u32 == instance && c["state"].get("running").is_some()).unwrap_or(false);
         if done || (!still_this && offset >= text.len()) {
             if !still_this {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let text = logs::read_lossy(&path);
                 if text.len() > offset {
                     logs::render(&text[offset..], timestamps, &mut out)?;
                 }
@@ -476,7 +476,7 @@ pub fn stop(root: &Path, name: &str, grace: Option<i64>, force: bool) -> Result<
     }
     let spec_grace: i64 = dir.read_json::<crate::spec::pod::Pod>("pod.json").map(|p| p.spec.termination_grace_period_seconds).unwrap_or(30);
     let g = if force { 1 } else { grace.unwrap_or(spec_grace).max(1) };
-    let deadline = Instant::now() + Duration::from_secs(g as u64 + 15);
+    let deadline = crate::time::deadline(crate::time::secs(g).saturating_add(Duration::from_secs(15)));
     while dir.supervisor_alive() {
         if Instant::now() > deadline {
             bail!("pod {name:?} did not stop in time");

@@ -194,7 +194,7 @@ impl Pause {
     /// SIGTERM (pause exits 0), then SIGKILL if it is still there after `grace`.
     pub fn stop(&self, grace: std::time::Duration) {
         let _ = self.signal(libc::SIGTERM);
-        let deadline = std::time::Instant::now() + grace;
+        let deadline = crate::time::deadline(grace);
         loop {
             match nix::sys::wait::waitpid(
                 nix::unistd::Pid::from_raw(self.pid),

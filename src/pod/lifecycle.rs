@@ -501,7 +501,7 @@ impl Supervisor {
         if self.terminating.is_some() || self.finished {
             return;
         }
-        let grace = Duration::from_secs(grace.max(1) as u64);
+        let grace = crate::time::secs(grace.max(1));
         self.terminating = Some((Instant::now(), grace));
         if deletion {
             self.deletion_timestamp = Some(now());
@@ -527,7 +527,7 @@ impl Supervisor {
         let fp = self.ctrs[i].field_path.clone();
         self.event("Normal", "Killing", &fp, message);
         self.ctrs[i].hook = None;
-        self.ctrs[i].stopping = Some(Stopping { deadline: Instant::now() + grace, signalled: false, kill_at: None, restart });
+        self.ctrs[i].stopping = Some(Stopping { deadline: crate::time::deadline(grace), signalled: false, kill_at: None, restart });
         let has_prestop = self.ctrs[i].spec.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).is_some();
         if has_prestop && !grace.is_zero() {
             self.start_hook(i, HookKind::PreStop);
@@ -560,7 +560,7 @@ impl Supervisor {
         // 2 s (the kubelet's minimum).
         let left = s.deadline.saturating_duration_since(Instant::now());
         let left = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
-        s.kill_at = Some(Instant::now() + left.max(Duration::from_secs(2)));
+        s.kill_at = Some(crate::time::deadline(left.max(Duration::from_secs(2))));
         if let Some(inst) = &c.inst {
             if let Err(e) = crate::linux::process::signal_child(inst.pid, sig) {
                 log::debug!("stop signal: {e:#}");
@@ -642,7 +642,7 @@ impl Supervisor {
                 let port = super::probes::port(&t.port, &spec).map_err(|e| anyhow!(e))?;
                 handlers::connect(handlers::address(t.host.as_deref(), port)?, None)
             }
-            Some(Action::Sleep(s)) => Ok(Run::Sleep { until: Instant::now() + Duration::from_secs(s.seconds.max(0) as u64) }),
+            Some(Action::Sleep(s)) => Ok(Run::Sleep { until: crate::time::deadline(crate::time::secs(s.seconds)) }),
             _ => bail!("unsupported handler"),
         })();
         match result {
@@ -669,7 +669,7 @@ impl Supervisor {
             (HookKind::PostStart, Err(e)) => {
                 log::debug!("postStart of {}: {e:#}", self.ctrs[i].spec.name);
                 self.event("Warning", "FailedPostStartHook", &fp, "PostStartHook failed");
-                let g = Duration::from_secs(self.pod.spec.termination_grace_period_seconds.max(1) as u64);
+                let g = crate::time::secs(self.pod.spec.termination_grace_period_seconds.max(1));
                 self.stop_container(i, g, "FailedPostStartHook", true);
             }
             (HookKind::PreStop, r) => {

@@ -138,7 +138,7 @@ pub fn render(text: &str, timestamps: bool, out: &mut impl Write) -> Result<()> 
 
 /// The last `max_lines` lines of a log, at most `max_bytes` (for FallbackToLogsOnError).
 pub fn tail_message(path: &Path, max_lines: usize, max_bytes: usize) -> String {
-    let Ok(text) = std::fs::read_to_string(path) else { return String::new() };
+    let text = read_lossy(path);
     let mut rendered = Vec::new();
     if render(&text, false, &mut rendered).is_err() {
         return String::new();
@@ -149,6 +149,13 @@ pub fn tail_message(path: &Path, max_lines: usize, max_bytes: usize) -> String {
     let tail = if s.ends_with('\n') && !tail.is_empty() { tail + "\n" } else { tail };
     let b = tail.as_bytes();
     String::from_utf8_lossy(&b[b.len().saturating_sub(max_bytes)..]).into_owned()
+}
+
+/// A log file as text: what a container wrote need not be UTF-8, and one bad byte must not
+/// hide the rest (invalid sequences become U+FFFD). Never splits a line differently as the
+/// file grows: no UTF-8 sequence contains a newline byte. Empty when the file is missing.
+pub fn read_lossy(path: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
 }
 
 /// `<dir>/<container>/<instance>.log`

@@ -7,7 +7,7 @@ use super::status::Kind;
 use super::supervisor::Supervisor;
 use crate::spec::pod::{Action, RestartPolicy};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 impl Supervisor {
     /// A probe's tick came: start a check if one is due.
@@ -150,7 +150,7 @@ impl Supervisor {
                 let what = if kind == PKind::Startup { "startup" } else { "liveness" };
                 let grace = self.ctrs[i].probes.get(w).and_then(|x| x.probe.termination_grace_period_seconds).unwrap_or(self.pod.spec.termination_grace_period_seconds);
                 let msg = format!("Container {name} failed {what} probe{will}");
-                self.stop_container(i, Duration::from_secs(grace.max(1) as u64), &msg, true);
+                self.stop_container(i, crate::time::secs(grace.max(1)), &msg, true);
             }
             (PKind::Liveness, true) => {}
         }

@@ -371,8 +371,8 @@ impl Supervisor {
             }
         }
         if let (Some(d), false) = (self.pod.spec.active_deadline_seconds, self.terminating.is_some()) {
-            if let Ok(secs) = u64::try_from(d) {
-                consider(self.started_instant() + Duration::from_secs(secs), false, Timer::Deadline);
+            if d >= 0 {
+                consider(crate::time::after(self.started_instant(), crate::time::secs(d)), false, Timer::Deadline);
             }
         }
         best.map(|(t, _, k)| (t, k))

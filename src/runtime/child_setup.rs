@@ -272,6 +272,11 @@ fn rootfs_args(plan: &ContainerPlan, cg: Option<&Cgroup>, no_pivot: bool) -> Res
 
 /// The parts of ChildArgs that depend only on the process (shared by create and exec).
 pub fn process_args(p: &ProcessPlan, seccomp: Option<crate::plan::seccomp::BpfProgram>, preserve_fds: u32) -> Result<ChildArgs> {
+    // fds 3 .. 3+N-1 must exist in this process: N is bounded by the open file limit.
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map(|(soft, _)| soft).unwrap_or(1024);
+    if u64::from(preserve_fds) + 3 > limit {
+        anyhow::bail!("--preserve-fds {preserve_fds}: more than the open file limit ({limit})");
+    }
     let mut groups: Vec<libc::gid_t> = p.additional_gids.clone();
     groups.sort_unstable();
     groups.dedup();

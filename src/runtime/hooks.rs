@@ -53,7 +53,7 @@ pub fn run_one(hook: &HookPlan, state_json: &str, cwd: &Path, ns: Namespaces) ->
     let status = match hook.timeout {
         None => child.wait().context("waiting for hook")?,
         Some(secs) => {
-            let deadline = Instant::now() + Duration::from_secs(secs);
+            let deadline = crate::time::deadline(Duration::from_secs(secs));
             let pidfd = crate::linux::sys::pidfd_open(pid).ok();
             loop {
                 if let Some(st) = child.try_wait().context("waiting for hook")? {

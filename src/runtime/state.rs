@@ -101,6 +101,10 @@ impl StateDir {
 
     /// Makes the directory; fails if the id is taken. Exactly one of many racing creates wins.
     pub fn create(&self) -> Result<()> {
+        // <root>/pods holds the pod records (pod::store): no container may take that name.
+        if self.id == "pods" {
+            bail!("container ID {:?} is reserved for runp's pod records", self.id);
+        }
         if let Some(root) = self.dir.parent() {
             fs::DirBuilder::new().recursive(true).mode(0o700).create(root)
                 .with_context(|| format!("creating state root {}", root.display()))?;
@@ -137,8 +141,33 @@ impl StateDir {
     }
 
     /// Removes the directory and everything in it.
+    /// Removes the state directory: the files runp puts there (and their temporary copies),
+    /// then the directory. Never recursive: a directory holding anything else (pod data under
+    /// `<root>/pods`, a mount) is not a container's and is left alone with an error.
     pub fn remove(&self) -> Result<()> {
-        match fs::remove_dir_all(&self.dir) {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", self.dir.display())),
+        };
+        let mut ours = Vec::new();
+        for e in entries {
+            let e = e.with_context(|| format!("reading {}", self.dir.display()))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let is_file = e.file_type().is_ok_and(|t| !t.is_dir());
+            if !is_file || !is_state_file_name(&name) {
+                bail!("{} is not a container's state directory ({name:?} in it): left alone", self.dir.display());
+            }
+            ours.push(e.path());
+        }
+        for p in ours {
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {}", p.display())),
+            }
+        }
+        match fs::remove_dir(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).with_context(|| format!("removing {}", self.dir.display())),
@@ -158,6 +187,14 @@ impl StateDir {
 
 /// Writes `data` to `<dir>/.<name>` and renames it over `path`, so readers never see a partial
 /// file.
+/// The files of a container's state directory, and `write_atomic`'s temporaries of them
+/// (`.NAME.PID`).
+fn is_state_file_name(name: &str) -> bool {
+    let known = |n: &str| [STATE_FILE, FIFO, EXEC_DEFAULTS].contains(&n);
+    known(name)
+        || name.strip_prefix('.').and_then(|rest| rest.rsplit_once('.')).is_some_and(|(base, pid)| known(base) && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}", std::process::id()));
@@ -257,5 +294,28 @@ mod tests {
         write_atomic(&p, b"two", 0o600).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "two");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn remove_deletes_only_a_container_state_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let c = StateDir::new(root.path(), "c1").unwrap();
+        c.create().unwrap();
+        for f in [STATE_FILE, FIFO, EXEC_DEFAULTS, ".process.json.1234"] {
+            fs::write(c.path(f), "x").unwrap();
+        }
+        c.remove().unwrap();
+        assert!(!c.exists());
+        // A pod store (or anything else) under the root is not a container: left whole.
+        let pods = StateDir::new(root.path(), "pods").unwrap();
+        fs::create_dir_all(pods.path("web/logs")).unwrap();
+        fs::write(pods.path("web/pod.json"), "{}").unwrap();
+        let err = pods.remove().unwrap_err().to_string();
+        assert!(err.contains("not a container's state directory"), "{err}");
+        assert!(pods.path("web/pod.json").exists());
+        for name in [".state.json.x", "state.json.1", "other"] {
+            assert!(!is_state_file_name(name), "{name}");
+        }
+        assert!(StateDir::new(root.path(), "gone").unwrap().remove().is_ok());
     }
 }

@@ -20,11 +20,13 @@ pub fn base_bundle() -> PathBuf {
     p
 }
 
-/// Returns false (and prints SKIP) when not root: these tests need real namespaces.
+/// Returns false (and prints SKIP) when not root: these tests need real namespaces. Under
+/// `CI=true` a missing privilege is a failure, never a green skip.
 pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: this test needs root");
         eprintln!("SKIP: needs root");
     }
     root
