@@ -6,9 +6,9 @@
 
 pub mod cli;
 pub mod linux;
-pub mod pod;
 pub mod log;
 pub mod plan;
+pub mod pod;
 pub mod runtime;
 pub mod spec;
 pub mod time;

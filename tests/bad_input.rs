@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 /// Exit code, stdout, stderr of one runp call. The code is None when runp died of a signal.
 fn outcome(env: &Env, args: &[&str]) -> (Option<i32>, String, String) {
     let out = env.runp(args);
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// `create` (or `run`) must fail with exit 1 and exactly one line on stderr, no panic.
@@ -291,7 +295,8 @@ fn a_json_log_has_only_json_lines_and_the_error_last() {
     let b = env.bundle(&id, |c| c["process"]["args"] = json!(["/nonexistent"]));
     let log = env.scratch.path().join("log.json");
     let logs = log.to_str().unwrap();
-    let (code, _, stderr) = outcome(&env, &["--log", logs, "--log-format", "json", "create", "--bundle", b.to_str().unwrap(), &id]);
+    let (code, _, stderr) =
+        outcome(&env, &["--log", logs, "--log-format", "json", "create", "--bundle", b.to_str().unwrap(), &id]);
     assert_eq!(code, Some(1));
     // Also the `--log-format=json` form podman uses, for a `state` of an unknown id.
     let (code2, _, stderr2) = outcome(&env, &["--log-format=json", "--log", logs, "state", &id]);
@@ -320,7 +325,10 @@ fn a_json_log_has_only_json_lines_and_the_error_last() {
     // One failing command with no warnings writes exactly one line: podman parses the whole
     // file as one object.
     let log2 = env.scratch.path().join("log2.json");
-    let (code, _, _) = outcome(&env, &["--log", log2.to_str().unwrap(), "--log-format", "json", "create", "--bundle", b.to_str().unwrap(), &id]);
+    let (code, _, _) = outcome(
+        &env,
+        &["--log", log2.to_str().unwrap(), "--log-format", "json", "create", "--bundle", b.to_str().unwrap(), &id],
+    );
     assert_eq!(code, Some(1));
     let text = std::fs::read_to_string(&log2).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("log is not one JSON object {text:?}: {e}"));

@@ -22,7 +22,22 @@ fn hierarchies() -> Vec<(String, String)> {
             continue;
         }
         let Some(dir) = f[4].strip_prefix("/sys/fs/cgroup/") else { continue };
-        let known = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc"];
+        let known = [
+            "cpu",
+            "cpuacct",
+            "cpuset",
+            "memory",
+            "devices",
+            "freezer",
+            "blkio",
+            "pids",
+            "hugetlb",
+            "net_cls",
+            "net_prio",
+            "perf_event",
+            "rdma",
+            "misc",
+        ];
         let ctrl = f[sep + 3].split(',').find(|o| known.contains(o) || o.starts_with("name="));
         if let Some(ctrl) = ctrl {
             out.push((dir.to_string(), ctrl.to_string()));
@@ -81,8 +96,10 @@ impl CgTop {
 
     /// Below our own cgroup in each hierarchy (for relative cgroupsPaths).
     fn relative(prefix: &str) -> CgTop {
-        let below =
-            hierarchies().into_iter().map(|(h, ctrl)| (h, cgroup_of("self", &ctrl).trim_start_matches('/').to_string())).collect();
+        let below = hierarchies()
+            .into_iter()
+            .map(|(h, ctrl)| (h, cgroup_of("self", &ctrl).trim_start_matches('/').to_string()))
+            .collect();
         CgTop { name: unique_id(prefix), below }
     }
 
@@ -109,7 +126,8 @@ fn remove_tree(dir: &Path) {
     if !dir.exists() {
         return;
     }
-    let subs: Vec<PathBuf> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let subs: Vec<PathBuf> =
+        std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     for s in subs {
         remove_tree(&s);
     }
@@ -156,7 +174,11 @@ fn memory_cpu_and_pids_limits_from_host_and_inside() {
     for (h, file, want) in &files {
         let host_dir = top.dir(h).join("c");
         assert_eq!(read(host_dir.join(file)), *want, "host {h}/{file}");
-        assert!(read(host_dir.join("cgroup.procs")).split_whitespace().any(|p| p == pid), "init not in {}", host_dir.display());
+        assert!(
+            read(host_dir.join("cgroup.procs")).split_whitespace().any(|p| p == pid),
+            "init not in {}",
+            host_dir.display()
+        );
         // Inside, the container's own cgroup is mounted at /sys/fs/cgroup/<hierarchy>.
         let inside = env.ok(&["exec", &id, "cat", &format!("/sys/fs/cgroup/{h}/{file}")]);
         assert_eq!(inside.trim(), want, "inside {h}/{file}");
@@ -232,7 +254,13 @@ fn cgroups_path_with_dot_dot_is_rejected() {
     let env = Env::new();
     let top = CgTop::new("runp-test-dots");
     let t = &top.name;
-    for bad in [format!("/{t}/../{t}-esc"), format!("../../{t}-esc"), format!("{t}/../../{t}-esc"), format!("/{t}/./x"), "/".to_string()] {
+    for bad in [
+        format!("/{t}/../{t}-esc"),
+        format!("../../{t}-esc"),
+        format!("{t}/../../{t}-esc"),
+        format!("/{t}/./x"),
+        "/".to_string(),
+    ] {
         let id = unique_id("dots");
         let p = bad.clone();
         let b = env.bundle(&id, move |c| c["linux"]["cgroupsPath"] = json!(p));
@@ -364,14 +392,20 @@ fn cgroups_removed_after_delete_and_after_failed_create() {
         (
             "missing bind source",
             Box::new(|c: &mut Value| {
-                c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/tmp", "source": "/runp-test-no-such-dir", "options": ["bind"]}));
+                c["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"destination": "/tmp", "source": "/runp-test-no-such-dir", "options": ["bind"]}));
             }),
             "/runp-test-no-such-dir",
         ),
         (
             "bad fstype",
             Box::new(|c: &mut Value| {
-                c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/tmp", "type": "runp-no-such-fs", "source": "x"}));
+                c["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"destination": "/tmp", "type": "runp-no-such-fs", "source": "x"}));
             }),
             "/tmp",
         ),

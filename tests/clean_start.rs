@@ -323,12 +323,24 @@ fn proc_self_fd_cwd_and_argv0_escapes_fail() {
         let mut cmd = env.cmd(&["exec", "--cwd", &cwd, &id, "pwd"]);
         leak_fds(&env, &mut cmd);
         let out = output_of(cmd);
-        assert_eq!(out.status.code(), Some(255), "exec --cwd {cwd} must fail in runp: stdout={} stderr={}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(255),
+            "exec --cwd {cwd} must fail in runp: stdout={} stderr={}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         let arg0 = format!("/proc/self/fd/{n}");
         let mut cmd = env.cmd(&["exec", &id, &arg0, "echo", "ESCAPED"]);
         leak_fds(&env, &mut cmd);
         let out = output_of(cmd);
-        assert_eq!(out.status.code(), Some(255), "exec {arg0} must fail in runp: stdout={} stderr={}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(255),
+            "exec {arg0} must fail in runp: stdout={} stderr={}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
     }
     env.ok(&["delete", "--force", &id]);
     assert_no_trace(&env, &id);
@@ -378,7 +390,10 @@ fn init_is_not_dumpable_until_exec() {
     let control = readlink_exe_without_sys_ptrace(sleeper.id() as i64);
     let _ = sleeper.kill();
     let _ = sleeper.wait();
-    assert!(control.is_some_and(|t| t.contains("sleep") || t.contains("coreutils")), "control helper could not read a dumpable exe");
+    assert!(
+        control.is_some_and(|t| t.contains("sleep") || t.contains("coreutils")),
+        "control helper could not read a dumpable exe"
+    );
 
     let id = unique_id("dump");
     let bundle = env.bundle(&id, |c| c["process"]["args"] = json!(["sleep", "30"]));
@@ -500,7 +515,8 @@ echo attacker-done
             }
             wb(c);
         });
-        let _ = runp_copy(&["run", "--bundle", b(&bundle_b), &b_id]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ =
+            runp_copy(&["run", "--bundle", b(&bundle_b), &b_id]).stdout(Stdio::null()).stderr(Stdio::null()).status();
         let _ = env.runp(&["delete", "--force", &b_id]);
         // Give the attacker time to write once the runp processes are gone.
         std::thread::sleep(std::time::Duration::from_millis(300));
@@ -515,7 +531,10 @@ echo attacker-done
     // it runs must be a read-only copy (a detached overlay or a sealed memfd), never the host file.
     let host = copy.display().to_string();
     for line in log.lines().filter(|l| l.starts_with("OPENED")) {
-        assert!(!line.ends_with(&format!("-> {host}")), "a container process opened the host runp binary: {line}\n{log}");
+        assert!(
+            !line.ends_with(&format!("-> {host}")),
+            "a container process opened the host runp binary: {line}\n{log}"
+        );
     }
 }
 
@@ -556,7 +575,8 @@ fn container_has_its_own_session_and_no_controlling_tty() {
     let our_sid = unsafe { libc::getsid(0) };
 
     let id = unique_id("sid");
-    let bundle = env.bundle(&id, |c| c["process"]["args"] = json!(["sh", "-c", "cat /proc/self/stat; cat /proc/1/stat"]));
+    let bundle =
+        env.bundle(&id, |c| c["process"]["args"] = json!(["sh", "-c", "cat /proc/self/stat; cat /proc/1/stat"]));
     let mut cmd = env.cmd(&["run", "--bundle", b(&bundle), &id]);
     with_ctty(&mut cmd);
     let out = ok_out(&output_of(cmd), "run");

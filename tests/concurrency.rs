@@ -13,7 +13,11 @@ const N: usize = 20;
 /// (exit code, stdout, stderr); the code is None when runp died of a signal.
 fn outcome(env: &Env, args: &[&str]) -> (Option<i32>, String, String) {
     let out = env.runp(args);
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn assert_sane(args: &[&str], code: Option<i32>, err: &str) {
@@ -33,7 +37,10 @@ fn list_ids(env: &Env) -> Vec<String> {
         Value::Array(a) => a
             .iter()
             .map(|c| {
-                assert!(c["status"].as_str().is_some_and(|s| ["created", "running", "paused", "stopped"].contains(&s)), "{c}");
+                assert!(
+                    c["status"].as_str().is_some_and(|s| ["created", "running", "paused", "stopped"].contains(&s)),
+                    "{c}"
+                );
                 c["id"].as_str().unwrap().to_string()
             })
             .collect(),
@@ -85,7 +92,12 @@ fn twenty_parallel_lifecycles() {
         let mut panics = Vec::new();
         for w in workers {
             if let Err(e) = w.join() {
-                panics.push(e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default());
+                panics.push(
+                    e.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default(),
+                );
             }
         }
         done.store(true, Ordering::Relaxed);
@@ -150,7 +162,8 @@ fn racing_creates_of_one_id_have_one_winner() {
                 let (env, barrier, b, id) = (&env, &barrier, &b, &id);
                 s.spawn(move || {
                     barrier.wait();
-                    let args = ["create", "--bundle", b.to_str().unwrap(), "--pid-file", pf.to_str().unwrap(), id.as_str()];
+                    let args =
+                        ["create", "--bundle", b.to_str().unwrap(), "--pid-file", pf.to_str().unwrap(), id.as_str()];
                     let (code, _, err) = outcome(env, &args);
                     assert_sane(&args, code, &err);
                     (code, err)
@@ -222,7 +235,8 @@ fn readers_racing_a_delete() {
                             let (code, out, err) = outcome(env, &args);
                             assert_sane(&args, code, &err);
                             if code == Some(0) {
-                                let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("state {out:?}: {e}"));
+                                let v: Value =
+                                    serde_json::from_str(&out).unwrap_or_else(|e| panic!("state {out:?}: {e}"));
                                 assert_eq!(v["id"], id.as_str());
                             } else {
                                 assert!(err.contains("container does not exist"), "state: {err}");
@@ -236,7 +250,10 @@ fn readers_racing_a_delete() {
                             let (code, _, err) = outcome(env, &args);
                             assert_sane(&args, code, &err);
                             if code != Some(0) {
-                                assert!(err.contains("container does not exist") || err.contains("container not running"), "kill 0: {err}");
+                                assert!(
+                                    err.contains("container does not exist") || err.contains("container not running"),
+                                    "kill 0: {err}"
+                                );
                             }
                         }
                         _ => {

@@ -32,7 +32,8 @@ struct HostMarker {
 
 impl HostMarker {
     fn present() -> HostMarker {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let name = format!("runp-confine-{}-{nanos}", unique_id("m"));
         let path = Path::new("/tmp").join(&name);
         std::fs::write(&path, "host\n").unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
@@ -151,13 +152,23 @@ fn joining_a_pid_namespace_exposes_no_host_root() {
     let _delete_b_first = DeleteOnDrop(&env, b.clone());
     env.ok(&["create", "--bundle", bb.to_str().expect("utf8"), &b]);
 
-    let scan = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("the createRuntime hook left no {}: {e}", out.display()));
+    let scan = std::fs::read_to_string(&out)
+        .unwrap_or_else(|e| panic!("the createRuntime hook left no {}: {e}", out.display()));
     assert!(scan.lines().any(|l| l == "END"), "the hook did not finish its scan:\n{scan}");
     let procs: Vec<&str> = scan.lines().filter(|l| *l != "END").collect();
-    assert!(procs.iter().any(|l| l.contains("cmd=sleep 1001")), "the hook did not see A's init (pid {apid}) in A's PID namespace:\n{scan}");
-    let field = |l: &str, k: &str| -> String { l.split_whitespace().find_map(|f| f.strip_prefix(k).map(str::to_string)).unwrap_or_default() };
-    let exposed: Vec<&&str> =
-        procs.iter().filter(|l| field(l, "root=") != "other" || has_sys_admin(&field(l, "eff=")) || has_sys_admin(&field(l, "bnd="))).collect();
+    assert!(
+        procs.iter().any(|l| l.contains("cmd=sleep 1001")),
+        "the hook did not see A's init (pid {apid}) in A's PID namespace:\n{scan}"
+    );
+    let field = |l: &str, k: &str| -> String {
+        l.split_whitespace().find_map(|f| f.strip_prefix(k).map(str::to_string)).unwrap_or_default()
+    };
+    let exposed: Vec<&&str> = procs
+        .iter()
+        .filter(|l| {
+            field(l, "root=") != "other" || has_sys_admin(&field(l, "eff=")) || has_sys_admin(&field(l, "bnd="))
+        })
+        .collect();
     assert!(
         exposed.is_empty(),
         "while B was being created, processes in A's PID namespace had the host's root or CAP_SYS_ADMIN:\n  {}\nfull scan:\n{scan}",
@@ -211,7 +222,8 @@ fn exec_processes_are_never_reachable_in_the_container() {
     let marker = HostMarker::present();
     // A private rootfs with the attacker in it and /out for its report.
     let rootfs = env.scratch.path().join("attacker-rootfs");
-    let st = std::process::Command::new("cp").arg("-a").arg(base_bundle().join("rootfs")).arg(&rootfs).status().expect("cp");
+    let st =
+        std::process::Command::new("cp").arg("-a").arg(base_bundle().join("rootfs")).arg(&rootfs).status().expect("cp");
     assert!(st.success(), "cp -a of the busybox rootfs failed");
     build_attacker(&rootfs.join("attacker"));
     std::fs::create_dir_all(rootfs.join("out")).expect("mkdir out");
@@ -219,13 +231,17 @@ fn exec_processes_are_never_reachable_in_the_container() {
     std::fs::create_dir_all(&out).expect("out dir");
 
     let a = unique_id("conf-exec");
-    let script = format!("/attacker {ATTACK_SECONDS} {} > /out/log 2>&1; echo END >> /out/log; exec sleep 1000", marker.name);
+    let script =
+        format!("/attacker {ATTACK_SECONDS} {} > /out/log 2>&1; echo END >> /out/log; exec sleep 1000", marker.name);
     let (r, o) = (rootfs.display().to_string(), out.display().to_string());
     let b = env.bundle(&a, move |c| {
         c["root"]["path"] = json!(r);
         c["process"]["args"] = json!(["sh", "-c", script]);
         add_caps(c, &["CAP_SYS_PTRACE"]);
-        c["mounts"].as_array_mut().expect("mounts").push(json!({"destination": "/out", "type": "bind", "source": o, "options": ["rbind", "rw"]}));
+        c["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(json!({"destination": "/out", "type": "bind", "source": o, "options": ["rbind", "rw"]}));
     });
     env.ok(&["run", "-d", "--bundle", b.to_str().expect("utf8"), &a]);
     let log_path = out.join("log");
@@ -251,6 +267,13 @@ fn exec_processes_are_never_reachable_in_the_container() {
     env.ok(&["delete", "--force", &a]);
     reap_zombies();
     assert_no_trace(&env, &a);
-    assert!(found.is_empty(), "exec'd processes reachable by a SYS_PTRACE process of the container ({execs} execs):\n  {}\nlog:\n{text}", found.join("\n  "));
-    assert!(pids >= 20, "the attacker saw only {pids} distinct pids in {execs} execs: it watched nothing; log:\n{text}");
+    assert!(
+        found.is_empty(),
+        "exec'd processes reachable by a SYS_PTRACE process of the container ({execs} execs):\n  {}\nlog:\n{text}",
+        found.join("\n  ")
+    );
+    assert!(
+        pids >= 20,
+        "the attacker saw only {pids} distinct pids in {execs} execs: it watched nothing; log:\n{text}"
+    );
 }

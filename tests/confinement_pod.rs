@@ -45,7 +45,8 @@ struct HostMarker {
 impl HostMarker {
     /// A fresh name whose host file does not exist.
     fn absent() -> HostMarker {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let name = format!("runp-confine-{}-{nanos}", unique("m"));
         let path = Path::new("/tmp").join(&name);
         let _ = std::fs::remove_file(&path);
@@ -153,14 +154,22 @@ fn pid1_violations(kv: &BTreeMap<String, String>, ptrace: bool) -> Vec<String> {
         want("FD_LS", get(kv, "FD_LS") == ". ..", "pause must hold no file descriptor");
     } else {
         want("ROOT_RC", get(kv, "ROOT_RC") != "0", "/proc/1/root/ must be refused without SYS_PTRACE");
-        want("ROOT_LS", get(kv, "ROOT_LS").contains("Permission denied"), "/proc/1/root/ must be refused without SYS_PTRACE");
+        want(
+            "ROOT_LS",
+            get(kv, "ROOT_LS").contains("Permission denied"),
+            "/proc/1/root/ must be refused without SYS_PTRACE",
+        );
     }
     bad
 }
 
 /// The value of `Key:` in a /proc/<pid>/status text, blanks removed.
 fn status_field(status: &str, key: &str) -> String {
-    status.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':'))).map(|v| v.trim().to_string()).unwrap_or_else(|| "<missing>".to_string())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| "<missing>".to_string())
 }
 
 /// What is wrong with pause (host pid `pid`) seen from the host.
@@ -168,11 +177,17 @@ fn pause_violations_from_host(pid: i32) -> Vec<String> {
     let p = |f: &str| format!("/proc/{pid}/{f}");
     let mut bad = Vec::new();
     let names = |dir: &str| -> Result<Vec<String>, String> {
-        std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).map_err(|e| e.to_string())
+        std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map_err(|e| e.to_string())
     };
     match names(&p("root")) {
         Ok(v) if v.is_empty() => {}
-        Ok(v) => bad.push(format!("pause's root is not empty: {:?}{}", &v[..v.len().min(12)], if v.len() > 12 { " ..." } else { "" })),
+        Ok(v) => bad.push(format!(
+            "pause's root is not empty: {:?}{}",
+            &v[..v.len().min(12)],
+            if v.len() > 12 { " ..." } else { "" }
+        )),
         Err(e) => bad.push(format!("{}: {e}", p("root"))),
     }
     match names(&p("cwd")) {
@@ -182,7 +197,11 @@ fn pause_violations_from_host(pid: i32) -> Vec<String> {
     }
     match (std::fs::metadata(p("root")), std::fs::metadata(p("cwd"))) {
         (Ok(r), Ok(c)) if (r.dev(), r.ino()) == (c.dev(), c.ino()) => {}
-        (r, c) => bad.push(format!("pause's cwd is not its root: root {:?} cwd {:?}", r.map(|m| (m.dev(), m.ino())), c.map(|m| (m.dev(), m.ino())))),
+        (r, c) => bad.push(format!(
+            "pause's cwd is not its root: root {:?} cwd {:?}",
+            r.map(|m| (m.dev(), m.ino())),
+            c.map(|m| (m.dev(), m.ino()))
+        )),
     }
     let mountinfo = std::fs::read_to_string(p("mountinfo")).unwrap_or_else(|e| format!("<{e}>"));
     let lines: Vec<&str> = mountinfo.lines().collect();
@@ -302,14 +321,20 @@ fn sys_ptrace_container_cannot_write_to_the_host_through_pause() {
     let Some(pe) = pod_env() else { return };
     let marker = HostMarker::absent();
     let script = format!("{}exec sleep 3600\n", pid1_report_script(&marker.name));
-    let name = pe.run_pod(&pod_yaml(&format!("restartPolicy: Never\ncontainers:\n{}", container("app", &script, SYS_PTRACE))));
+    let name =
+        pe.run_pod(&pod_yaml(&format!("restartPolicy: Never\ncontainers:\n{}", container("app", &script, SYS_PTRACE))));
     let log = wait_log_end(&pe, &name, "app", secs(20));
     let leaked = marker.exists().then(|| marker.content());
     marker.remove();
     let seen = kv(&log);
     let from_host = pause_violations_from_host(pause_of(&pe, &name));
 
-    assert_eq!(leaked, None, "the container created {} on the host through /proc/1/root; its log:\n{log}", marker.path.display());
+    assert_eq!(
+        leaked,
+        None,
+        "the container created {} on the host through /proc/1/root; its log:\n{log}",
+        marker.path.display()
+    );
     let bad = pid1_violations(&seen, true);
     assert!(bad.is_empty(), "PID 1 seen from a SYS_PTRACE container:\n  {}\nlog:\n{log}", bad.join("\n  "));
     assert!(from_host.is_empty(), "pause seen from the host:\n  {}", from_host.join("\n  "));
@@ -349,7 +374,8 @@ const CAP_NAMES: [&str; 41] = [
 fn host_capabilities() -> (Vec<&'static str>, Vec<&'static str>) {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     let bnd = u64::from_str_radix(&status_field(&status, "CapBnd"), 16).expect("CapBnd");
-    let last: usize = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40);
+    let last: usize =
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40);
     let known = CAP_NAMES.iter().enumerate().take(last + 1);
     let have = known.clone().filter(|(i, _)| bnd & (1 << i) != 0).map(|(_, n)| *n).collect();
     let lack = known.filter(|(i, _)| bnd & (1 << i) == 0).map(|(_, n)| *n).collect();
@@ -368,7 +394,11 @@ fn privileged_container_cannot_write_to_the_host_through_pause() {
     let script = |m: &HostMarker| format!("{}exec sleep 3600\n", pid1_report_script(&m.name));
     let spec = format!(
         "restartPolicy: Never\ncontainers:\n{}{}",
-        container("allcaps", &script(&m_all), &format!("securityContext: {{capabilities: {{add: [{}]}}}}", have.join(", "))),
+        container(
+            "allcaps",
+            &script(&m_all),
+            &format!("securityContext: {{capabilities: {{add: [{}]}}}}", have.join(", "))
+        ),
         container("priv", &script(&m_priv), "securityContext: {privileged: true}")
     );
     let name = pe.run_pod(&pod_yaml(&spec));
@@ -401,7 +431,10 @@ exec sleep 3600
 "#,
         marker.name
     );
-    let name = pe.run_pod(&pod_yaml(&format!("restartPolicy: Never\nshareProcessNamespace: false\ncontainers:\n{}", container("app", &script, SYS_PTRACE))));
+    let name = pe.run_pod(&pod_yaml(&format!(
+        "restartPolicy: Never\nshareProcessNamespace: false\ncontainers:\n{}",
+        container("app", &script, SYS_PTRACE)
+    )));
     let log = wait_log_end(&pe, &name, "app", secs(20));
     let leaked = marker.exists();
     marker.remove();
@@ -409,7 +442,11 @@ exec sleep 3600
     assert!(!leaked, "the container created {} on the host; its log:\n{log}", marker.path.display());
     assert!(get(&seen, "CMDLINE").starts_with("sh -c M="), "PID 1 is not the container's own process; log:\n{log}");
     assert_eq!(get(&seen, "WRITE_RC"), "0", "log:\n{log}");
-    assert_eq!(get(&seen, "READBACK"), "pwned", "the write through /proc/1/root did not land in the container's /tmp; log:\n{log}");
+    assert_eq!(
+        get(&seen, "READBACK"),
+        "pwned",
+        "the write through /proc/1/root did not land in the container's /tmp; log:\n{log}"
+    );
     let from_host = pause_violations_from_host(pause_of(&pe, &name));
     assert!(from_host.is_empty(), "pause seen from the host:\n  {}", from_host.join("\n  "));
     pe.check_clean();
@@ -424,7 +461,8 @@ exec sleep 3600
 #[test]
 fn host_pid_pod_has_a_confined_pause() {
     let Some(pe) = pod_env() else { return };
-    let name = pe.run_pod(&pod_yaml(&format!("hostPID: true\ncontainers:\n{}", container("app", "exec sleep 3600", ""))));
+    let name =
+        pe.run_pod(&pod_yaml(&format!("hostPID: true\ncontainers:\n{}", container("app", "exec sleep 3600", ""))));
     let st = pe.wait_running(&name, "app", secs(10));
     assert_eq!(phase(&st), "Running");
     let pause = pause_of(&pe, &name);
@@ -440,15 +478,20 @@ fn recreated_sandbox_has_a_confined_pause() {
     let Some(pe) = pod_env() else { return };
     let marker = HostMarker::absent();
     let script = format!("{}exec sleep 3600\n", pid1_report_script(&marker.name));
-    let name =
-        pe.run_pod(&pod_yaml(&format!("restartPolicy: Always\nterminationGracePeriodSeconds: 2\ncontainers:\n{}", container("app", &script, SYS_PTRACE))));
+    let name = pe.run_pod(&pod_yaml(&format!(
+        "restartPolicy: Always\nterminationGracePeriodSeconds: 2\ncontainers:\n{}",
+        container("app", &script, SYS_PTRACE)
+    )));
     wait_log_end(&pe, &name, "app", secs(20));
     let first_leak = marker.exists();
     marker.remove();
     let old = pause_of(&pe, &name);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(old), nix::sys::signal::Signal::SIGKILL).expect("killing pause");
     pe.wait_until(&name, |s| restarts(ctr(s, "app")) >= 1 && state_of(ctr(s, "app")) == "running", secs(20));
-    assert!(!pe.events_with(&name, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.").is_empty(), "no SandboxChanged event");
+    assert!(
+        !pe.events_with(&name, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.").is_empty(),
+        "no SandboxChanged event"
+    );
     let new = poll("a new pause", secs(10), || match pause_pids_of(&pe, &name)[..] {
         [p] if p != old => Some(p),
         _ => None,
@@ -458,7 +501,12 @@ fn recreated_sandbox_has_a_confined_pause() {
     marker.remove();
     let from_host = pause_violations_from_host(new);
 
-    assert_eq!(second_leak, None, "the restarted container created {} on the host through the new pause; log:\n{log}", marker.path.display());
+    assert_eq!(
+        second_leak,
+        None,
+        "the restarted container created {} on the host through the new pause; log:\n{log}",
+        marker.path.display()
+    );
     let bad = pid1_violations(&kv(&log), true);
     assert!(bad.is_empty(), "the new PID 1 seen from the restarted container:\n  {}\nlog:\n{log}", bad.join("\n  "));
     assert!(from_host.is_empty(), "the new pause ({new}) seen from the host:\n  {}", from_host.join("\n  "));

@@ -38,7 +38,11 @@ impl<'a> Running<'a> {
         v.push(&self.id);
         v.extend_from_slice(args);
         let out = self.env.runp(&v);
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Runs an exec that must succeed; returns its stdout.
@@ -86,13 +90,21 @@ impl Drop for Running<'_> {
 }
 
 fn status_lines(text: &str, keys: &[&str]) -> Vec<String> {
-    text.lines().filter(|l| keys.iter().any(|k| l.starts_with(&format!("{k}:")))).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+    text.lines()
+        .filter(|l| keys.iter().any(|k| l.starts_with(&format!("{k}:"))))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
 }
 
 fn ns_of(pid: i32) -> Vec<(String, String)> {
     ["mnt", "pid", "net", "ipc", "uts", "cgroup", "user"]
         .iter()
-        .map(|n| (n.to_string(), std::fs::read_link(format!("/proc/{pid}/ns/{n}")).map(|p| p.display().to_string()).unwrap_or_default()))
+        .map(|n| {
+            (
+                n.to_string(),
+                std::fs::read_link(format!("/proc/{pid}/ns/{n}")).map(|p| p.display().to_string()).unwrap_or_default(),
+            )
+        })
         .collect()
 }
 
@@ -124,7 +136,10 @@ fn env_and_cwd() {
     }
     let env = Env::new();
     let c = Running::start(&env, "exenv", |_| {});
-    let out = c.out(&["--env", "FOO=bar", "-e", "TERM=dumb", "--cwd", "/etc"], &["sh", "-c", "echo $FOO; pwd; env | grep -c '^TERM='; echo $TERM"]);
+    let out = c.out(
+        &["--env", "FOO=bar", "-e", "TERM=dumb", "--cwd", "/etc"],
+        &["sh", "-c", "echo $FOO; pwd; env | grep -c '^TERM='; echo $TERM"],
+    );
     assert_eq!(out, "bar\n/etc\n1\ndumb\n");
     // The config's environment is kept.
     assert!(c.out(&[], &["env"]).lines().any(|l| l.starts_with("PATH=/usr/local/sbin")));
@@ -151,7 +166,11 @@ fn user_and_additional_gids() {
     assert_eq!(ids(&["-u", "1:2"]).lines().next(), Some("1 2"));
     // Supplementary groups are exactly the ones asked for.
     let out = ids(&["-u", "1000:1000", "--additional-gids", "5", "-g", "7"]);
-    assert_eq!(out.lines().nth(1).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")), Some("Groups: 5 7".to_string()), "{out}");
+    assert_eq!(
+        out.lines().nth(1).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")),
+        Some("Groups: 5 7".to_string()),
+        "{out}"
+    );
     let out = ids(&["-u", "1000:1000"]);
     assert_eq!(out.lines().nth(1).map(|l| l.trim_end()), Some("Groups:"), "{out}");
     for bad in ["nosuchuser", "user:nosuchgroup", "-1", "0x10", "1:"] {
@@ -208,7 +227,10 @@ fn detached_exec_writes_the_pid_file_and_joins_the_container() {
     assert_ne!(p, c.pid);
     assert_eq!(std::fs::read(format!("/proc/{p}/cmdline")).unwrap(), b"sleep\x0050\x00");
     assert_eq!(ns_of(p), ns_of(c.pid));
-    assert_eq!(std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap(), std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid)).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap(),
+        std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid)).unwrap()
+    );
     let pids: Vec<i32> = serde_json::from_str(&env.ok(&["ps", "--format", "json", &c.id])).unwrap();
     assert!(pids.contains(&p) && pids.contains(&c.pid), "{pids:?}");
     // A relative pid file is relative to runp's cwd.
@@ -321,7 +343,8 @@ fn exec_user_names_never_come_from_host_files() {
     }
     let env = Env::new();
     let rootfs = env.scratch.path().join("rootfs-copy");
-    let st = std::process::Command::new("cp").arg("-a").arg(base_bundle().join("rootfs")).arg(&rootfs).status().unwrap();
+    let st =
+        std::process::Command::new("cp").arg("-a").arg(base_bundle().join("rootfs")).arg(&rootfs).status().unwrap();
     assert!(st.success());
     let canary = env.scratch.path().join("canary");
     std::fs::create_dir_all(&canary).unwrap();
@@ -347,5 +370,8 @@ fn exec_user_names_never_come_from_host_files() {
     // Numeric ids need no lookup.
     assert_eq!(c.out(&["-u", "4242:4242"], &["id", "-u"]), "4242\n");
     drop(c);
-    assert_eq!(std::fs::read_to_string(&canary_passwd).unwrap(), "root:x:0:0:root:/root:/bin/sh\ncanary:x:4242:4242::/:/bin/sh\n");
+    assert_eq!(
+        std::fs::read_to_string(&canary_passwd).unwrap(),
+        "root:x:0:0:root:/root:/bin/sh\ncanary:x:4242:4242::/:/bin/sh\n"
+    );
 }

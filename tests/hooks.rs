@@ -52,7 +52,8 @@ impl Rec {
     }
 
     fn read(&self, name: &str, what: &str) -> String {
-        std::fs::read_to_string(self.out.join(format!("{name}.{what}"))).unwrap_or_else(|e| panic!("{name}.{what}: {e}"))
+        std::fs::read_to_string(self.out.join(format!("{name}.{what}")))
+            .unwrap_or_else(|e| panic!("{name}.{what}: {e}"))
     }
 
     fn state(&self, name: &str) -> Value {

@@ -79,7 +79,10 @@ fn delete_of_a_created_container_kills_it() {
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     env.ok(&["delete", &id]);
     reap_zombies();
-    assert!(!std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z "));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+    );
     assert_no_trace(&env, &id);
 }
 
@@ -189,7 +192,8 @@ fn spec_writes_a_secure_default_config() {
     let dir = tempfile::tempdir().unwrap();
     let st = std::process::Command::new(runp_bin()).args(["spec", "--bundle"]).arg(dir.path()).status().unwrap();
     assert!(st.success());
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
     assert_eq!(v["process"]["noNewPrivileges"], true);
     assert_eq!(v["root"]["readonly"], true);
     assert!(v["process"]["capabilities"]["bounding"].as_array().unwrap().len() <= 3);

@@ -19,7 +19,13 @@ fn text(b: &[u8]) -> String {
 
 /// Asserts the run succeeded and returns its stdout.
 fn stdout_ok(out: &Output) -> String {
-    assert!(out.status.success(), "container failed ({}): stdout={} stderr={}", out.status, text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "container failed ({}): stdout={} stderr={}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
@@ -53,18 +59,19 @@ fn namespaces(c: &mut Value) -> &mut Vec<Value> {
 /// symlinks in it: the shared bundle must stay untouched.
 fn private_rootfs(env: &Env, name: &str) -> PathBuf {
     let dst = env.scratch.path().join(format!("{name}-rootfs"));
-    let st = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(base_bundle().join("rootfs"))
-        .arg(&dst)
-        .status()
-        .expect("cp");
+    let st =
+        std::process::Command::new("cp").arg("-a").arg(base_bundle().join("rootfs")).arg(&dst).status().expect("cp");
     assert!(st.success(), "cp -a rootfs failed");
     dst
 }
 
 /// A bundle over a private rootfs copy; `prepare` may change the copy before the config edit.
-fn private_bundle(env: &Env, name: &str, prepare: impl FnOnce(&Path), edit: impl FnOnce(&mut Value)) -> (PathBuf, PathBuf) {
+fn private_bundle(
+    env: &Env,
+    name: &str,
+    prepare: impl FnOnce(&Path),
+    edit: impl FnOnce(&mut Value),
+) -> (PathBuf, PathBuf) {
     let rootfs = private_rootfs(env, name);
     prepare(&rootfs);
     let r = rootfs.display().to_string();
@@ -105,7 +112,15 @@ impl HostMount {
         let t = CString::new(target.to_str().unwrap()).unwrap();
         let f = fstype.map(|f| CString::new(f).unwrap());
         // SAFETY: NUL-terminated strings or NULL.
-        let r = unsafe { libc::mount(s.as_ptr(), t.as_ptr(), f.as_ref().map_or(std::ptr::null(), |f| f.as_ptr()), flags, std::ptr::null()) };
+        let r = unsafe {
+            libc::mount(
+                s.as_ptr(),
+                t.as_ptr(),
+                f.as_ref().map_or(std::ptr::null(), |f| f.as_ptr()),
+                flags,
+                std::ptr::null(),
+            )
+        };
         assert_eq!(r, 0, "mount {src} on {}: {}", target.display(), std::io::Error::last_os_error());
         HostMount(target.to_path_buf())
     }
@@ -119,7 +134,8 @@ impl HostMount {
         let m = HostMount::mount(dir.to_str().unwrap(), dir, None, libc::MS_BIND);
         let t = CString::new(dir.to_str().unwrap()).unwrap();
         // SAFETY: as above.
-        let r = unsafe { libc::mount(std::ptr::null(), t.as_ptr(), std::ptr::null(), libc::MS_SHARED, std::ptr::null()) };
+        let r =
+            unsafe { libc::mount(std::ptr::null(), t.as_ptr(), std::ptr::null(), libc::MS_SHARED, std::ptr::null()) };
         assert_eq!(r, 0, "make-shared {}: {}", dir.display(), std::io::Error::last_os_error());
         m
     }
@@ -135,8 +151,11 @@ impl Drop for HostMount {
 
 /// Listing and mtime of a directory, to prove nothing was created in it.
 fn snapshot(dir: &Path) -> (Vec<String>, i64, i64) {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).expect("read_dir").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     let md = std::fs::metadata(dir).expect("stat");
     (names, md.mtime(), md.mtime_nsec())
@@ -154,7 +173,10 @@ fn new_namespaces_differ_from_the_host() {
     let id = unique_id("ns");
     let b = env.bundle(&id, |c| {
         namespaces(c).push(json!({"type": "cgroup"}));
-        script(c, "for n in pid net ipc uts mnt cgroup user; do echo $n=$(readlink /proc/self/ns/$n); done; echo pid1=$$");
+        script(
+            c,
+            "for n in pid net ipc uts mnt cgroup user; do echo $n=$(readlink /proc/self/ns/$n); done; echo pid1=$$",
+        );
     });
     let inside = kv(&stdout_ok(&env.run(&b, &id)));
     for ns in ["pid", "net", "ipc", "uts", "mnt", "cgroup"] {
@@ -178,7 +200,10 @@ fn hostname_and_only_loopback_in_a_new_netns() {
     let id = unique_id("uts");
     let b = env.bundle(&id, |c| {
         c["hostname"] = json!("nsm-host.example");
-        script(c, "hostname; echo --; ls /sys/class/net; echo --; ifconfig -a | grep -v '^ ' | grep -v '^$' | cut -d' ' -f1");
+        script(
+            c,
+            "hostname; echo --; ls /sys/class/net; echo --; ifconfig -a | grep -v '^ ' | grep -v '^$' | cut -d' ' -f1",
+        );
     });
     let out = stdout_ok(&env.run(&b, &id));
     assert_eq!(out, "nsm-host.example\n--\nlo\n--\nlo\n", "{out}");
@@ -222,7 +247,8 @@ fn joining_namespaces_by_path() {
     assert_ne!(host_ns(&bpid, "mnt"), host_ns(&apid, "mnt"), "B has its own mount namespace");
     // B lives in A's PID namespace (not as its PID 1) and A sees it.
     let status = std::fs::read_to_string(format!("/proc/{bpid}/status")).unwrap();
-    let nspid: Vec<&str> = status.lines().find(|l| l.starts_with("NSpid:")).unwrap().split_whitespace().skip(1).collect();
+    let nspid: Vec<&str> =
+        status.lines().find(|l| l.starts_with("NSpid:")).unwrap().split_whitespace().skip(1).collect();
     assert_eq!(nspid.len(), 2, "{nspid:?}");
     assert_ne!(nspid[1], "1");
     let ps = env.ok(&["exec", &a, "ps", "-o", "pid,args"]);
@@ -264,7 +290,10 @@ fn namespace_path_of_the_wrong_type_is_refused() {
             }
         });
         let err = env.fails(&["create", "--bundle", b.to_str().unwrap(), &id]);
-        assert!(err.contains(&path) && (err.contains("is not a net namespace") || err.contains("not a namespace file")), "{path}: {err}");
+        assert!(
+            err.contains(&path) && (err.contains("is not a net namespace") || err.contains("not a namespace file")),
+            "{path}: {err}"
+        );
         assert_no_trace(&env, &id);
     }
     assert_eq!(env.status(&a), "running");
@@ -323,10 +352,17 @@ fn invalid_id_maps_are_rejected() {
     }
     let env = Env::new();
     let good = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    let many: Vec<Value> = (0..341).map(|i| json!({"containerID": i * 2, "hostID": 100000 + i * 2, "size": 1})).collect();
+    let many: Vec<Value> =
+        (0..341).map(|i| json!({"containerID": i * 2, "hostID": 100000 + i * 2, "size": 1})).collect();
     let cases = [
-        ("overlap", json!([{"containerID": 0, "hostID": 100000, "size": 10}, {"containerID": 5, "hostID": 200000, "size": 10}])),
-        ("host overlap", json!([{"containerID": 0, "hostID": 100000, "size": 10}, {"containerID": 100, "hostID": 100005, "size": 10}])),
+        (
+            "overlap",
+            json!([{"containerID": 0, "hostID": 100000, "size": 10}, {"containerID": 5, "hostID": 200000, "size": 10}]),
+        ),
+        (
+            "host overlap",
+            json!([{"containerID": 0, "hostID": 100000, "size": 10}, {"containerID": 100, "hostID": 100005, "size": 10}]),
+        ),
         ("size 0", json!([{"containerID": 0, "hostID": 100000, "size": 0}])),
         ("overflow", json!([{"containerID": 0, "hostID": 4294967295u64, "size": 2}])),
         ("341 extents", Value::Array(many)),
@@ -465,12 +501,16 @@ fn proc_sysfs_devpts_mqueue_and_readonly_cgroup_mounts() {
     assert_eq!(m["/sys/fs/cgroup/memory"].1, "cgroup");
     let mut l = rest.lines();
     assert_eq!(l.next(), Some("comm=sh"));
-    for what in ["touch /sys/x", "cgroup.procs", "memory.limit_in_bytes", "release_agent", "mkdir", "pids cgroup.procs"] {
+    for what in ["touch /sys/x", "cgroup.procs", "memory.limit_in_bytes", "release_agent", "mkdir", "pids cgroup.procs"]
+    {
         let line = l.next().unwrap();
         assert!(line.contains("Read-only file system"), "{what}: {line}\n{out}");
     }
     let limit = l.next().unwrap();
-    assert!(limit.starts_with("limit=") && limit.len() > "limit=".len(), "the container's own memory cgroup is visible: {limit}");
+    assert!(
+        limit.starts_with("limit=") && limit.len() > "limit=".len(),
+        "the container's own memory cgroup is visible: {limit}"
+    );
     let ptmx = l.next().unwrap();
     assert_eq!(ptmx, "ptmx=character special file 5:2 link=pts/ptmx");
     let ptsdev: u64 = l.next().unwrap().strip_prefix("ptsdev=").unwrap().parse().unwrap();
@@ -673,13 +713,21 @@ fn dev_symlink_to_a_host_dir_is_not_followed() {
                 |r| replace_with_symlink(r, "dev", target),
                 |c| {
                     if !dev_tmpfs {
-                        c["mounts"].as_array_mut().unwrap().retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+                        c["mounts"]
+                            .as_array_mut()
+                            .unwrap()
+                            .retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
                     }
                     script(c, "ls /dev");
                 },
             );
             let out = env.run(&b, &id);
-            assert_eq!(snapshot(&canary), before, "{target} (tmpfs {dev_tmpfs}): canary changed; {}", text(&out.stderr));
+            assert_eq!(
+                snapshot(&canary),
+                before,
+                "{target} (tmpfs {dev_tmpfs}): canary changed; {}",
+                text(&out.stderr)
+            );
             assert_no_trace(&env, &id);
         }
     }
@@ -704,10 +752,15 @@ fn readonly_and_writable_root() {
     assert_no_trace(&env, &id);
 
     let id = unique_id("rwroot");
-    let (b, rootfs) = private_bundle(&env, &id, |_| {}, |c| {
-        c["root"]["readonly"] = json!(false);
-        script(c, "echo hi > /written && cat /written");
-    });
+    let (b, rootfs) = private_bundle(
+        &env,
+        &id,
+        |_| {},
+        |c| {
+            c["root"]["readonly"] = json!(false);
+            script(c, "echo hi > /written && cat /written");
+        },
+    );
     assert_eq!(stdout_ok(&env.run(&b, &id)), "hi\n");
     assert_eq!(std::fs::read_to_string(rootfs.join("written")).unwrap(), "hi\n");
     assert_no_trace(&env, &id);
@@ -721,16 +774,22 @@ fn no_pivot_runs_in_the_rootfs() {
     }
     let env = Env::new();
     let id = unique_id("nopivot");
-    let (b, rootfs) = private_bundle(&env, &id, |r| std::fs::write(r.join("etc/marker"), "in-rootfs\n").unwrap(), |c| {
-        script(c, "cat /etc/marker; ls -a / | tr '\\n' ' '; echo; grep -c . /proc/self/mountinfo; ( touch /x ) 2>&1; true");
-    });
+    let (b, rootfs) = private_bundle(
+        &env,
+        &id,
+        |r| std::fs::write(r.join("etc/marker"), "in-rootfs\n").unwrap(),
+        |c| {
+            script(c, "cat /etc/marker; ls -a / | tr '\\n' ' '; echo; grep -c . /proc/self/mountinfo; ( touch /x ) 2>&1; true");
+        },
+    );
     let out = env.runp(&["run", "--no-pivot", "--bundle", b.to_str().unwrap(), &id]);
     let out = stdout_ok(&out);
     let mut l = out.lines();
     assert_eq!(l.next(), Some("in-rootfs"));
     let mut inside: Vec<&str> = l.next().unwrap().split_whitespace().filter(|n| *n != "." && *n != "..").collect();
     inside.sort();
-    let mut host: Vec<String> = std::fs::read_dir(&rootfs).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut host: Vec<String> =
+        std::fs::read_dir(&rootfs).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     host.sort();
     assert_eq!(inside, host);
     // Only the container's mounts are visible (the host's are unreachable from the new root).
@@ -800,12 +859,23 @@ fn dev_has_only_the_default_nodes() {
     let mut names: Vec<&str> = l.next().unwrap().split_whitespace().collect();
     names.sort();
     // The nodes and links runc makes, plus the mount points of the config (pts, shm, mqueue).
-    let want = ["core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"];
+    let want = [
+        "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
+        "urandom", "zero",
+    ];
     assert_eq!(names, want, "{out}");
-    for (name, dev) in [("null", "1:3"), ("zero", "1:5"), ("full", "1:7"), ("random", "1:8"), ("urandom", "1:9"), ("tty", "5:0")] {
+    for (name, dev) in
+        [("null", "1:3"), ("zero", "1:5"), ("full", "1:7"), ("random", "1:8"), ("urandom", "1:9"), ("tty", "5:0")]
+    {
         assert_eq!(l.next().unwrap(), format!("/dev/{name} character special file {dev} 666"));
     }
-    for (name, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    for (name, target) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         assert_eq!(l.next().unwrap(), format!("{name}={target}"));
     }
     let dev = l.next().unwrap();

@@ -280,7 +280,11 @@ fn failed_init_under_never_fails_the_pod() {
     assert_eq!(cond(&st, "Initialized")["status"], "False");
     assert_eq!(ctr(&st, "init")["state"]["terminated"]["exitCode"], 1);
     assert_eq!(pe.display(&name), "Init:Error");
-    assert!(pe.events(&name).iter().all(|e| e["fieldPath"] != "spec.containers{app}"), "app events: {:#?}", pe.events(&name));
+    assert!(
+        pe.events(&name).iter().all(|e| e["fieldPath"] != "spec.containers{app}"),
+        "app events: {:#?}",
+        pe.events(&name)
+    );
     pe.check_clean();
 }
 
@@ -595,7 +599,11 @@ spec:
     };
     let good = pe.run_pod(&manifest(80));
     let bad = pe.run_pod(&manifest(5000));
-    pe.wait_until(&good, |s| ["sidecar-container", "main-container"].iter().all(|c| state_of(ctr(s, c)) == "running"), secs(12));
+    pe.wait_until(
+        &good,
+        |s| ["sidecar-container", "main-container"].iter().all(|c| state_of(ctr(s, c)) == "running"),
+        secs(12),
+    );
     let mut page = String::new();
     for _ in 0..100 {
         let out = pe.exec(&good, "sidecar-container", &["wget", "-q", "-O-", "http://localhost/index.html"]);
@@ -611,7 +619,11 @@ spec:
     assert_eq!(state_of(ctr(&st, "main-container")), "running");
     assert_eq!(ctr(&st, "main-container")["restartCount"], 0);
     assert!(!pe.events_with(&bad, "FailedPostStartHook", "").is_empty());
-    pe.wait_until(&bad, |_| !pe.events_with(&bad, "BackOff", "Back-off restarting failed container sidecar-container").is_empty(), secs(10));
+    pe.wait_until(
+        &bad,
+        |_| !pe.events_with(&bad, "BackOff", "Back-off restarting failed container sidecar-container").is_empty(),
+        secs(10),
+    );
     pe.check_clean();
 }
 
@@ -637,7 +649,8 @@ fn foreground_run_exit_codes() {
 #[test]
 fn logs_current_previous_and_timestamps() {
     let Some(pe) = PodEnv::new() else { return };
-    let script = "if [ -f /d/once ]; then echo second; echo err2 >&2; sleep 3600; else touch /d/once; echo first; exit 1; fi";
+    let script =
+        "if [ -f /d/once ]; then echo second; echo err2 >&2; sleep 3600; else touch /d/once; echo first; exit 1; fi";
     let name = pe.run_pod(&pod_yaml(&format!(
         "restartPolicy: OnFailure\nvolumes: [{{name: d, emptyDir: {{}}}}]\ncontainers:\n- name: app\n  image: busybox\n  command: [sh, -c, {}]\n  volumeMounts: [{{name: d, mountPath: /d}}]\n",
         q(script)
@@ -661,7 +674,10 @@ fn logs_current_previous_and_timestamps() {
         let (t, rest) = l.split_once(' ').expect("timestamp");
         assert!(rest == "second" || rest == "err2", "{l}");
         let b = t.as_bytes();
-        assert!(t.len() == 30 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && t.ends_with('Z'), "not RFC3339Nano: {t}");
+        assert!(
+            t.len() == 30 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && t.ends_with('Z'),
+            "not RFC3339Nano: {t}"
+        );
         assert!(t[20..29].bytes().all(|c| c.is_ascii_digit()), "{t}");
         epoch(t);
     }
@@ -686,7 +702,12 @@ fn logs_follow_until_exit() {
     ));
     pe.wait_running(&name, "app", secs(10));
     let out = tempfile::NamedTempFile::new().unwrap();
-    let mut child = pe.cmd(&["pod", "logs", "-f", &name]).stdout(out.reopen().unwrap()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = pe
+        .cmd(&["pod", "logs", "-f", &name])
+        .stdout(out.reopen().unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + secs(12);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -735,7 +756,8 @@ fn large_output_is_logged_completely() {
     let mut count = 0;
     for l in text.lines() {
         let mut it = l.splitn(4, ' ');
-        let (ts, stream, tag, content) = (it.next().unwrap(), it.next().unwrap_or(""), it.next().unwrap_or(""), it.next().unwrap_or(""));
+        let (ts, stream, tag, content) =
+            (it.next().unwrap(), it.next().unwrap_or(""), it.next().unwrap_or(""), it.next().unwrap_or(""));
         assert!(ts.len() == 30 && ts.ends_with('Z'), "bad line {l:?}");
         assert_eq!((stream, tag), ("stdout", "F"), "bad line {l:?}");
         if count < n {
@@ -888,16 +910,21 @@ fn hostname_and_etc_files() {
     }
     let long = format!("{head}-tailxyz");
     assert_eq!(long.len(), 70);
-    let yaml = pod_yaml("containers:\n- {name: app, image: busybox, command: [sleep, \"3600\"]}\n").replace("@NAME@", &long);
+    let yaml =
+        pod_yaml("containers:\n- {name: app, image: busybox, command: [sleep, \"3600\"]}\n").replace("@NAME@", &long);
     let name = pe.run_pod(&yaml);
     assert_eq!(name, long);
-    let named = pe.run_pod(&pod_yaml("hostname: foo\ncontainers:\n- {name: app, image: busybox, command: [sleep, \"3600\"]}\n"));
+    let named = pe
+        .run_pod(&pod_yaml("hostname: foo\ncontainers:\n- {name: app, image: busybox, command: [sleep, \"3600\"]}\n"));
     pe.wait_running(&name, "app", secs(10));
     pe.wait_running(&named, "app", secs(10));
     assert_eq!(pe.exec_ok(&name, "app", &["hostname"]).trim(), head);
     assert_eq!(pe.exec_ok(&name, "app", &["cat", "/etc/hostname"]).trim(), head);
     let hosts = pe.exec_ok(&name, "app", &["cat", "/etc/hosts"]);
-    assert!(hosts.starts_with("# Kubernetes-managed hosts file.") && hosts.contains(&head) && hosts.contains("localhost"), "{hosts}");
+    assert!(
+        hosts.starts_with("# Kubernetes-managed hosts file.") && hosts.contains(&head) && hosts.contains("localhost"),
+        "{hosts}"
+    );
     pe.exec_ok(&name, "app", &["test", "-f", "/etc/resolv.conf"]);
     assert_eq!(pe.exec_ok(&named, "app", &["hostname"]).trim(), "foo");
     assert!(!pe.events_with(&name, "MissingClusterDNS", "Falling back to \"Default\" policy").is_empty());
@@ -992,7 +1019,11 @@ fn volumes() {
         "#,
         q(&hp.to_string_lossy())
     )));
-    pe.wait_until(&name, |s| state_of(ctr(s, "writer")) == "running" && state_of(ctr(s, "reader")) == "running", secs(10));
+    pe.wait_until(
+        &name,
+        |s| state_of(ctr(s, "writer")) == "running" && state_of(ctr(s, "reader")) == "running",
+        secs(10),
+    );
     let mut f = String::new();
     for _ in 0..50 {
         f = String::from_utf8_lossy(&pe.exec(&name, "reader", &["cat", "/shared/f"]).stdout).into_owned();
@@ -1070,7 +1101,10 @@ fn sub_path_symlink_does_not_escape() {
     )));
     pe.wait_until(&name, |s| phase(s) == "Succeeded" || phase(s) == "Failed", secs(10));
     let log = pe.runp(&["pod", "logs", &name, "-c", "app"]);
-    assert!(!String::from_utf8_lossy(&log.stdout).contains("host-secret"), "the container read a host file through a subPath symlink");
+    assert!(
+        !String::from_utf8_lossy(&log.stdout).contains("host-secret"),
+        "the container read a host file through a subPath symlink"
+    );
     pe.check_clean();
 }
 
@@ -1079,7 +1113,9 @@ fn sub_path_symlink_does_not_escape() {
 #[test]
 fn missing_command_is_a_start_error() {
     let Some(pe) = PodEnv::new() else { return };
-    let never = pe.run_pod(&pod_yaml("restartPolicy: Never\ncontainers:\n- {name: app, image: busybox, command: [/does-not-exist]}\n"));
+    let never = pe.run_pod(&pod_yaml(
+        "restartPolicy: Never\ncontainers:\n- {name: app, image: busybox, command: [/does-not-exist]}\n",
+    ));
     let always = pe.run_pod(&pod_yaml("containers:\n- {name: app, image: busybox, command: [/does-not-exist]}\n"));
     let st = pe.wait_phase(&never, "Failed", secs(10));
     let t = &ctr(&st, "app")["state"]["terminated"];

@@ -95,7 +95,8 @@ fn readiness_http_follows_a_file() {
     assert_eq!(cond(&st, "ContainersReady")["status"], "False");
     assert_eq!(cond(&st, "Ready")["reason"], "ContainersNotReady");
     assert_eq!(cond(&st, "Ready")["message"], "containers with unready status: [web]");
-    let unhealthy = ctr_events(&pe, &name, "web", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 404");
+    let unhealthy =
+        ctr_events(&pe, &name, "web", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 404");
     assert_eq!(unhealthy.len(), 1, "one merged event: {unhealthy:#?}");
     assert!(count(&unhealthy[0]) >= 1, "{unhealthy:#?}");
 
@@ -208,7 +209,8 @@ fn liveness_kills_and_restarts() {
     }
     // healthy for a while (the very first check may beat httpd's bind: one failure is allowed)
     std::thread::sleep(ms(1200));
-    let failures = |n: &str| ctr_events(&pe, n, "app", "Unhealthy", "Liveness probe failed: ").iter().map(count).sum::<u64>();
+    let failures =
+        |n: &str| ctr_events(&pe, n, "app", "Unhealthy", "Liveness probe failed: ").iter().map(count).sum::<u64>();
     let before = failures(&always);
     for n in [&always, &never] {
         let st = pe.status(n);
@@ -287,7 +289,10 @@ fn liveness_probe_grace_overrides_the_pod_grace() {
     assert!((1.6..=3.5).contains(&after), "SIGKILL {after:.2}s after SIGTERM (want ≈2)");
     let last = &ctr(&st, "app")["lastState"]["terminated"];
     assert_eq!(last["exitCode"], 137, "{st:#}");
-    assert_eq!(ctr_events(&pe, &name, "app", "Killing", "Container app failed liveness probe, will be restarted").len(), 1);
+    assert_eq!(
+        ctr_events(&pe, &name, "app", "Killing", "Container app failed liveness probe, will be restarted").len(),
+        1
+    );
     pe.check_clean();
 }
 
@@ -523,7 +528,9 @@ fn exec_probe_timeout_kills_setsid_descendants() {
         let ps = pe.exec_ok(&name, "app", &["ps", "-o", "pid,args"]);
         ps.lines().filter(|l| l.trim_end().ends_with(" sleep 7") || l.trim_end().ends_with(" sleep 5")).count()
     };
-    poll("the timeout", secs(3), || (!ctr_events(&pe, &name, "app", "Unhealthy", "timed out").is_empty()).then_some(()));
+    poll("the timeout", secs(3), || {
+        (!ctr_events(&pe, &name, "app", "Unhealthy", "timed out").is_empty()).then_some(())
+    });
     let gone = poll("the probe's processes to go", secs(4), || (left() == 0).then(uptime));
     assert!(gone - h < 2.5, "probe processes still there {:.2}s after the hang began", gone - h);
     pe.check_clean();
@@ -562,11 +569,13 @@ fn exec_probe_output() {
     pe.wait_until(&name, |s| ctr(s, "app")["ready"] == true, secs(10));
     std::thread::sleep(ms(3100));
     let ev = pe.events(&name);
-    let app: Vec<&Value> = ev.iter().filter(|e| e["reason"] == "Unhealthy" && e["fieldPath"] == "spec.containers{app}").collect();
+    let app: Vec<&Value> =
+        ev.iter().filter(|e| e["reason"] == "Unhealthy" && e["fieldPath"] == "spec.containers{app}").collect();
     assert_eq!(app.len(), 1, "only the liveness probe fails, always with its output: {app:#?}");
     assert_eq!(app[0]["message"], "Liveness probe failed: out\nerr");
     assert!(count(app[0]) >= 3, "{app:#?}");
-    let big: Vec<&Value> = ev.iter().filter(|e| e["reason"] == "Unhealthy" && e["fieldPath"] == "spec.containers{big}").collect();
+    let big: Vec<&Value> =
+        ev.iter().filter(|e| e["reason"] == "Unhealthy" && e["fieldPath"] == "spec.containers{big}").collect();
     assert_eq!(big.len(), 1, "{:#?}", big.iter().map(|e| e["message"].as_str().unwrap().len()).collect::<Vec<_>>());
     assert_eq!(big[0]["message"].as_str().unwrap(), format!("Liveness probe failed: {}", "x".repeat(10 * 1024)));
     let st = pe.status(&name);
@@ -602,7 +611,13 @@ fn http_probe_results() {
         q(&www.to_string_lossy()),
         q("nc -ll -p 8081 -e sh /www/hit.sh & exec httpd -f -p 8080 -h /www")
     );
-    for (c, path) in [("p200", "/ok"), ("p404", "/missing"), ("p302", "/cgi-bin/redir"), ("p399", "/cgi-bin/s399"), ("plocal", "/cgi-bin/local")] {
+    for (c, path) in [
+        ("p200", "/ok"),
+        ("p404", "/missing"),
+        ("p302", "/cgi-bin/redir"),
+        ("p399", "/cgi-bin/s399"),
+        ("plocal", "/cgi-bin/local"),
+    ] {
         spec.push_str(&prober(c, path));
     }
     let name = pe.run_pod(&pod_yaml(&spec));
@@ -630,7 +645,11 @@ fn http_probe_results() {
     assert_eq!(early, late, "failures of {good:?} once ready: {:#?}", pe.events(&name));
     // S-53: nothing ever reached the listener the 302 pointed at...
     let hits = pe.exec(&name, "srv", &["cat", "/tmp/hits"]);
-    assert!(!hits.status.success() || hits.stdout.is_empty(), "the redirect was followed: {}", String::from_utf8_lossy(&hits.stdout));
+    assert!(
+        !hits.status.success() || hits.stdout.is_empty(),
+        "the redirect was followed: {}",
+        String::from_utf8_lossy(&hits.stdout)
+    );
     // ...which does answer when asked
     let body = pe.exec_ok(&name, "p200", &["wget", "-q", "-O-", "http://127.0.0.1:8081/x"]);
     assert_eq!(body, "hit\n");
@@ -821,13 +840,22 @@ fn grpc_probe_results() {
     pe.wait_until(&name, |s| ctr(s, "serving")["ready"] == true, secs(10));
     let early = failures(&pe, &name, "serving");
     let ev = poll("NOT_SERVING and connect failures", secs(5), || {
-        let a = ctr_events(&pe, &name, "notserving", "Unhealthy", "Readiness probe failed: service unhealthy (responded with \"NOT_SERVING\")");
+        let a = ctr_events(
+            &pe,
+            &name,
+            "notserving",
+            "Unhealthy",
+            "Readiness probe failed: service unhealthy (responded with \"NOT_SERVING\")",
+        );
         let b = ctr_events(&pe, &name, "closed", "Unhealthy", "");
         (!a.is_empty() && !b.is_empty()).then_some(b)
     });
     assert_eq!(ev.len(), 1, "{ev:#?}");
     let m = ev[0]["message"].as_str().unwrap();
-    assert!(m.starts_with("Readiness probe failed: timeout: failed to connect service \"127.0.0.1:9002\" within 1s"), "{m}");
+    assert!(
+        m.starts_with("Readiness probe failed: timeout: failed to connect service \"127.0.0.1:9002\" within 1s"),
+        "{m}"
+    );
     std::thread::sleep(ms(1200));
     let st = pe.status(&name);
     assert_eq!(ctr(&st, "serving")["ready"], true, "{st:#}");
@@ -873,7 +901,9 @@ fn probe_period_and_no_overlap() {
         q(&slow)
     )));
     let d = pe.volume(&name, "d");
-    poll("6 fast and 3 slow probe runs", secs(10), || (times(&d.join("f"), "F").len() >= 6 && times(&d.join("s"), "E").len() >= 3).then_some(()));
+    poll("6 fast and 3 slow probe runs", secs(10), || {
+        (times(&d.join("f"), "F").len() >= 6 && times(&d.join("s"), "E").len() >= 3).then_some(())
+    });
     let f = times(&d.join("f"), "F");
     let gaps: Vec<f64> = f.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps.iter().all(|g| (0.9..=1.2).contains(g)), "fast probe gaps {gaps:.3?}");
@@ -937,11 +967,18 @@ fn sidecar_startup_probe_gates_the_next_init_container() {
     let (s1t, u, i2, a) = (times(&o, "S1"), times(&o, "U"), times(&o, "I2"), times(&o, "A"));
     assert!(s1t.len() == 1 && u.len() == 1 && i2.len() == 1 && a.len() == 1, "{:?}", std::fs::read_to_string(&o));
     assert!(s1t[0] < u[0] && u[0] <= i2[0] && i2[0] <= a[0], "order S1 {s1t:?} U {u:?} I2 {i2:?} A {a:?}");
-    assert!(i2[0] - s1t[0] >= 1.9, "i2 began {:.2}s after the sidecar (its startup probe passes ≈2 s in)", i2[0] - s1t[0]);
+    assert!(
+        i2[0] - s1t[0] >= 1.9,
+        "i2 began {:.2}s after the sidecar (its startup probe passes ≈2 s in)",
+        i2[0] - s1t[0]
+    );
     assert!(i2[0] - u[0] < 1.6, "i2 began {:.2}s after the sidecar was up", i2[0] - u[0]);
     let (s1c, i2c) = (ctr(&st, "s1"), ctr(&st, "i2"));
     assert_eq!(s1c["started"], true);
-    assert!(epoch(i2c["state"]["terminated"]["startedAt"].as_str().unwrap()) >= epoch(s1c["state"]["running"]["startedAt"].as_str().unwrap()));
+    assert!(
+        epoch(i2c["state"]["terminated"]["startedAt"].as_str().unwrap())
+            >= epoch(s1c["state"]["running"]["startedAt"].as_str().unwrap())
+    );
     assert_eq!(cond(&st, "Initialized")["status"], "True");
     // the sidecar keeps running while the app runs
     std::thread::sleep(ms(1000));
@@ -1006,7 +1043,9 @@ fn sidecar_probes_gate_init_and_readiness() {
     assert_eq!(state_of(ctr(&st, "i2")), "waiting", "{st:#}");
     assert_eq!(state_of(ctr(&st, "app")), "waiting");
     assert_eq!(cond(&st, "Initialized")["status"], "False");
-    assert!(!ctr_events(&pe, &stuck, "s1", "Killing", "Container s1 failed startup probe, will be restarted").is_empty());
+    assert!(
+        !ctr_events(&pe, &stuck, "s1", "Killing", "Container s1 failed startup probe, will be restarted").is_empty()
+    );
     pe.check_clean();
 }
 
@@ -1123,7 +1162,10 @@ fn sidecars_under_never() {
 fn sidecars_stop_after_the_app_in_reverse_order() {
     let Some(pe) = PodEnv::new() else { return };
     let ctr_yaml = |n: &str, sidecar: bool| {
-        let app = format!("trap '{}; usleep 300000; exit 0' TERM; while true; do usleep 50000; done", stamp(&format!("T{n}"), "/d/o"));
+        let app = format!(
+            "trap '{}; usleep 300000; exit 0' TERM; while true; do usleep 50000; done",
+            stamp(&format!("T{n}"), "/d/o")
+        );
         format!(
             "- name: {n}\n  image: busybox\n{}  command: [sh, -c, {}]\n  volumeMounts: [{{name: d, mountPath: /d}}]\n  lifecycle:\n    preStop:\n      exec: {{command: [sh, -c, {}]}}\n",
             if sidecar { "  restartPolicy: Always\n" } else { "" },
@@ -1138,7 +1180,11 @@ fn sidecars_stop_after_the_app_in_reverse_order() {
         ctr_yaml("m", false)
     );
     let name = pe.run_pod(&pod_yaml(&spec));
-    pe.wait_until(&name, |s| ["s1", "s2", "m"].iter().all(|c| state_of(ctr(s, c)) == "running") && ctr(s, "m")["ready"] == true, secs(10));
+    pe.wait_until(
+        &name,
+        |s| ["s1", "s2", "m"].iter().all(|c| state_of(ctr(s, c)) == "running") && ctr(s, "m")["ready"] == true,
+        secs(10),
+    );
     let o = pe.volume(&name, "d").join("o");
     let t0 = uptime();
     let took = pe.stop(&name, &[]);
@@ -1217,7 +1263,8 @@ fn events_json_merge_describe_and_follow() {
     assert_eq!(later[0]["firstTimestamp"], first["firstTimestamp"]);
     assert!(later[0]["lastTimestamp"].as_str() > first["lastTimestamp"].as_str());
     let d = pe.ok(&["pod", "describe", &a]);
-    let line = d.lines().find(|l| l.contains("Unhealthy")).unwrap_or_else(|| panic!("describe shows no Unhealthy:\n{d}"));
+    let line =
+        d.lines().find(|l| l.contains("Unhealthy")).unwrap_or_else(|| panic!("describe shows no Unhealthy:\n{d}"));
     assert!(line.contains(msg) && line.contains(" (x") && line.contains(" since "), "{line}");
     let text = pe.ok(&["pod", "events", &a]);
     assert!(text.lines().any(|l| l.contains("Unhealthy") && l.contains(msg)), "{text}");
@@ -1226,7 +1273,9 @@ fn events_json_merge_describe_and_follow() {
     let mut follow_a = pe.spawn(&["pod", "events", &a, "-f", "-o", "json"]);
     let mut follow_b = pe.spawn(&["pod", "events", &b, "-f", "-o", "json"]);
     let mut gone = pe.spawn(&["pod", "wait", &a, "--for=delete", "--timeout", "15s"]);
-    let parse = |s: String| -> Vec<Value> { s.lines().filter(|l| l.ends_with('}')).map(|l| serde_json::from_str(l).expect("json line")).collect() };
+    let parse = |s: String| -> Vec<Value> {
+        s.lines().filter(|l| l.ends_with('}')).map(|l| serde_json::from_str(l).expect("json line")).collect()
+    };
     let c0 = count(&ctr_events(&pe, &a, "app", "Unhealthy", msg)[0]);
     poll("a streamed repeat of the Unhealthy event", secs(5), || {
         parse(follow_a.stdout()).iter().any(|e| e["reason"] == "Unhealthy" && count(e) > c0).then_some(())

@@ -78,7 +78,11 @@ fn crash_loop_back_off_state_and_messages() {
     assert_eq!(c["state"]["waiting"]["message"], want.as_str());
     assert_eq!(phase(&st), "Running");
     assert_eq!(pe.display(&name), "CrashLoopBackOff");
-    let ev = pe.events_with(&name, "BackOff", &format!("Back-off restarting failed container app in pod {name}_default({uid})"));
+    let ev = pe.events_with(
+        &name,
+        "BackOff",
+        &format!("Back-off restarting failed container app in pod {name}_default({uid})"),
+    );
     assert_eq!(ev.len(), 1, "{:#?}", pe.events(&name));
     assert_eq!(ev[0]["type"], "Warning");
     assert_eq!(ev[0]["fieldPath"], "spec.containers{app}");
@@ -86,7 +90,11 @@ fn crash_loop_back_off_state_and_messages() {
     let st = pe.wait_until(&name, |s| restarts(ctr(s, "app")) == 2, secs(8));
     assert_ne!(ctr(&st, "app")["containerID"], prev);
     // the next back-off is twice as long
-    let st = pe.wait_until(&name, |s| restarts(ctr(s, "app")) == 2 && ctr(s, "app")["state"]["waiting"]["reason"] == "CrashLoopBackOff", secs(8));
+    let st = pe.wait_until(
+        &name,
+        |s| restarts(ctr(s, "app")) == 2 && ctr(s, "app")["state"]["waiting"]["reason"] == "CrashLoopBackOff",
+        secs(8),
+    );
     let m = ctr(&st, "app")["state"]["waiting"]["message"].as_str().unwrap_or("").to_string();
     assert!(m.starts_with("back-off 2s restarting failed container=app"), "{m}");
     pe.check_clean();

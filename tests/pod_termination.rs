@@ -271,7 +271,9 @@ spec:
 "#,
     );
     pe.wait_running(&name, "nginx-container", secs(10));
-    assert!(pe.exec_ok(&name, "nginx-container", &["wget", "-q", "-O-", "http://127.0.0.1/"]).contains("nginx placeholder"));
+    assert!(pe
+        .exec_ok(&name, "nginx-container", &["wget", "-q", "-O-", "http://127.0.0.1/"])
+        .contains("nginx placeholder"));
     assert!(!pe.logs(&name, &[]).contains("Stopping"));
     pe.stop(&name, &[]);
     let logs = pe.logs(&name, &[]);
@@ -343,9 +345,8 @@ fn pause_outlives_the_containers() {
     pe.wait_running(&name, "app", secs(10));
     let pause = pe.pause_pids();
     assert_eq!(pause.len(), 1, "pause processes: {pause:?}");
-    let pause_alive = || {
-        std::fs::read_to_string(format!("/proc/{}/stat", pause[0])).map(|s| !s.contains(") Z ")).unwrap_or(false)
-    };
+    let pause_alive =
+        || std::fs::read_to_string(format!("/proc/{}/stat", pause[0])).map(|s| !s.contains(") Z ")).unwrap_or(false);
     let mut samples = 0;
     std::thread::scope(|s| {
         let h = s.spawn(|| pe.stop(&name, &[]));
@@ -433,7 +434,12 @@ fn pod_dies_with_its_supervisor() {
         if left.is_empty() && !alive(&m1) && !alive(&m2) {
             break;
         }
-        assert!(t.elapsed() < secs(1), "processes of the pods left 1 s after the supervisors died: {left:?} m1 {} m2 {}", alive(&m1), alive(&m2));
+        assert!(
+            t.elapsed() < secs(1),
+            "processes of the pods left 1 s after the supervisors died: {left:?} m1 {} m2 {}",
+            alive(&m1),
+            alive(&m2)
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     for n in [&name, &private] {
@@ -465,7 +471,11 @@ fn stop_races_with_the_natural_end() {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 let out = pe.runp(&["pod", "stop", &name]);
-                assert!(out.status.success(), "pod stop of a pod ending by itself: {}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "pod stop of a pod ending by itself: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 pe.ok(&["pod", "rm", "--force", &name]);
             });
         }
@@ -478,7 +488,9 @@ fn stop_races_with_the_natural_end() {
 fn killed_from_outside_is_137() {
     let Some(pe) = PodEnv::new() else { return };
     let m = marker(8);
-    let name = pe.run_pod(&pod_yaml(&format!("restartPolicy: Never\ncontainers:\n- {{name: app, image: busybox, command: [sleep, \"{m}\"]}}\n")));
+    let name = pe.run_pod(&pod_yaml(&format!(
+        "restartPolicy: Never\ncontainers:\n- {{name: app, image: busybox, command: [sleep, \"{m}\"]}}\n"
+    )));
     pe.wait_running(&name, "app", secs(10));
     let pids = common::processes_with(&m);
     assert_eq!(pids.len(), 1, "{pids:?}");
@@ -509,7 +521,11 @@ fn stop_signal_from_the_spec() {
     pe.wait_running(&name, "app", secs(10));
     let took = pe.stop(&name, &[]);
     assert!(ms(took) < 1500, "stop took {took:?}");
-    assert_eq!(ctr(&pe.status(&name), "app")["state"]["terminated"]["exitCode"], 7, "the container did not get SIGQUIT");
+    assert_eq!(
+        ctr(&pe.status(&name), "app")["state"]["terminated"]["exitCode"],
+        7,
+        "the container did not get SIGQUIT"
+    );
     pe.check_clean();
 }
 
@@ -583,7 +599,9 @@ fn active_deadline_fails_the_pod() {
     assert!(elapsed >= Duration::from_millis(1500) && elapsed <= secs(4), "deadline hit after {elapsed:?}");
     assert_eq!(st["status"]["reason"], "DeadlineExceeded");
     assert_eq!(st["status"]["message"], "Pod was active on the node longer than the specified deadline");
-    assert!(!pe.events_with(&name, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline").is_empty());
+    assert!(!pe
+        .events_with(&name, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+        .is_empty());
     pe.wait_until(&name, |s| state_of(ctr(s, "app")) == "terminated", secs(10));
     assert_eq!(times(&h.join("t"), "T").len(), 1, "the container did not get SIGTERM");
     pe.check_clean();
@@ -606,7 +624,9 @@ fn pause_killed_under_never_fails_the_pod() {
     assert_eq!(pause.len(), 1);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pause[0]), nix::sys::signal::Signal::SIGKILL).unwrap();
     let st = pe.wait_until(&name, |s| phase(s) == "Failed" || phase(s) == "Succeeded", secs(10));
-    assert!(!pe.events_with(&name, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.").is_empty());
+    assert!(!pe
+        .events_with(&name, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+        .is_empty());
     assert_eq!(phase(&st), "Failed", "{:#}", st["status"]);
     pe.check_clean();
 }
@@ -663,7 +683,10 @@ fn sidecar_is_stopped_when_the_app_is_done() {
     assert_eq!(state_of(side), "terminated", "{side:#}");
     assert_eq!(side["state"]["terminated"]["exitCode"], 137);
     let e = t0.elapsed();
-    assert!(e >= Duration::from_millis(2000) && e <= Duration::from_millis(4500), "the pod ended {e:?} after the app started");
+    assert!(
+        e >= Duration::from_millis(2000) && e <= Duration::from_millis(4500),
+        "the pod ended {e:?} after the app started"
+    );
     pe.check_clean();
 }
 

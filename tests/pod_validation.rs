@@ -298,7 +298,8 @@ fn container_commands_never_touch_pod_records() {
     let name = pe.run_pod(&yaml);
     pe.wait_running(&name, "a", secs(10));
     let files = |dir: &std::path::Path| {
-        let mut v: Vec<String> = walk(dir).into_iter().map(|p| p.strip_prefix(dir).unwrap().display().to_string()).collect();
+        let mut v: Vec<String> =
+            walk(dir).into_iter().map(|p| p.strip_prefix(dir).unwrap().display().to_string()).collect();
         v.sort();
         v
     };
@@ -354,7 +355,9 @@ fn huge_durations_neither_abort_nor_leak() {
          \x20 livenessProbe: {{exec: {{command: [\"true\"]}}, periodSeconds: {int_max}, timeoutSeconds: {int_max}, \
          initialDelaySeconds: {int_max}, terminationGracePeriodSeconds: {max}}}\n"
     )));
-    let b = pe.run_pod(&pod_yaml(&format!("terminationGracePeriodSeconds: {max}\ncontainers:\n- {{name: b, image: busybox, command: {app}}}\n")));
+    let b = pe.run_pod(&pod_yaml(&format!(
+        "terminationGracePeriodSeconds: {max}\ncontainers:\n- {{name: b, image: busybox, command: {app}}}\n"
+    )));
     pe.wait_running(&a, "a", secs(10));
     pe.wait_running(&b, "b", secs(10));
     let (sa, sb) = (pe.supervisor_pid(&a), pe.supervisor_pid(&b));

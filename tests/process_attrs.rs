@@ -78,9 +78,20 @@ fn status_field(status: &str, key: &str) -> String {
 }
 
 const DOCKER_CAPS: [&str; 14] = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -108,7 +119,11 @@ fn env_is_exactly_process_env_and_nothing_from_runp() {
         c["process"]["env"] = json!(w);
     });
     let mut cmd = env.cmd(&["run", "--bundle", b.to_str().expect("utf8"), &id]);
-    cmd.env("SECRET", "1").env("NOTIFY_SOCKET", "x").env("LISTEN_FDS", "3").env("LISTEN_PID", "1").env("RUST_LOG", "debug");
+    cmd.env("SECRET", "1")
+        .env("NOTIFY_SOCKET", "x")
+        .env("LISTEN_FDS", "3")
+        .env("LISTEN_PID", "1")
+        .env("RUST_LOG", "debug");
     let out = ok_out(&output_of(cmd), "env");
     let mut got: Vec<String> = out.lines().map(str::to_string).collect();
     got.sort();
@@ -201,7 +216,8 @@ fn user_and_exact_groups_without_runp_groups() {
     assert_eq!(status_field(&out, "Groups"), "", "root with no additionalGids must have no groups: {out}");
 
     // uid 1000, gid 1000, additionalGids [5]: exactly that.
-    let out = run_with_host_groups(&|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5]}));
+    let out =
+        run_with_host_groups(&|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5]}));
     assert_eq!(status_field(&out, "Uid"), "1000\t1000\t1000\t1000", "{out}");
     assert_eq!(status_field(&out, "Gid"), "1000\t1000\t1000\t1000", "{out}");
     let groups: Vec<u32> = status_field(&out, "Groups").split_whitespace().map(|g| g.parse().expect("gid")).collect();
@@ -211,7 +227,9 @@ fn user_and_exact_groups_without_runp_groups() {
     assert!(id_line.contains("5(tty)") && !id_line.contains("999") && !id_line.contains("(6)"), "{id_line}");
 
     // duplicates collapse; several groups
-    let out = run_with_host_groups(&|c| c["process"]["user"] = json!({"uid": 65534, "gid": 65534, "additionalGids": [7, 5, 7]}));
+    let out = run_with_host_groups(&|c| {
+        c["process"]["user"] = json!({"uid": 65534, "gid": 65534, "additionalGids": [7, 5, 7]})
+    });
     let groups: Vec<u32> = status_field(&out, "Groups").split_whitespace().map(|g| g.parse().expect("gid")).collect();
     assert_eq!(groups, vec![5, 7], "{out}");
     assert_eq!(status_field(&out, "Uid"), "65534\t65534\t65534\t65534", "{out}");
@@ -260,17 +278,39 @@ fn capabilities_default_bundle_and_docker_set() {
     let env = Env::new();
     // The bundle's 3 caps: AUDIT_WRITE(29) KILL(5) NET_BIND_SERVICE(10); no inheritable/ambient.
     let out = caps_of(&env, |_| {});
-    assert_caps(&out, "0000000000000000", "0000000020000420", "0000000020000420", "0000000020000420", "0000000000000000");
+    assert_caps(
+        &out,
+        "0000000000000000",
+        "0000000020000420",
+        "0000000020000420",
+        "0000000020000420",
+        "0000000000000000",
+    );
     // Docker's 14 default caps (security.md 2.1): a80425fb; inheritable and ambient stay empty.
     let out = caps_of(&env, |c| {
-        c["process"]["capabilities"] = json!({"bounding": DOCKER_CAPS, "permitted": DOCKER_CAPS, "effective": DOCKER_CAPS});
+        c["process"]["capabilities"] =
+            json!({"bounding": DOCKER_CAPS, "permitted": DOCKER_CAPS, "effective": DOCKER_CAPS});
     });
-    assert_caps(&out, "0000000000000000", "00000000a80425fb", "00000000a80425fb", "00000000a80425fb", "0000000000000000");
+    assert_caps(
+        &out,
+        "0000000000000000",
+        "00000000a80425fb",
+        "00000000a80425fb",
+        "00000000a80425fb",
+        "0000000000000000",
+    );
     // No capabilities object at all: nothing.
     let out = caps_of(&env, |c| {
         c["process"].as_object_mut().expect("process").remove("capabilities");
     });
-    assert_caps(&out, "0000000000000000", "0000000000000000", "0000000000000000", "0000000000000000", "0000000000000000");
+    assert_caps(
+        &out,
+        "0000000000000000",
+        "0000000000000000",
+        "0000000000000000",
+        "0000000000000000",
+        "0000000000000000",
+    );
     // Sets differ from each other: bounding wider than permitted. (For uid 0 the kernel makes
     // effective = permitted at execve, whatever the effective list says.)
     let out = caps_of(&env, |c| {
@@ -280,7 +320,14 @@ fn capabilities_default_bundle_and_docker_set() {
             "effective": ["CAP_KILL"],
         });
     });
-    assert_caps(&out, "0000000000000000", "0000000000000021", "0000000000000021", "0000000000002021", "0000000000000000");
+    assert_caps(
+        &out,
+        "0000000000000000",
+        "0000000000000021",
+        "0000000000000021",
+        "0000000000002021",
+        "0000000000000000",
+    );
 }
 
 #[test]
@@ -295,12 +342,26 @@ fn ambient_capabilities_need_inheritable_and_permitted() {
         c["process"]["capabilities"] =
             json!({"bounding": nbs, "permitted": nbs, "effective": nbs, "inheritable": nbs, "ambient": nbs});
     });
-    assert_caps(&out, "0000000000000400", "0000000000000400", "0000000000000400", "0000000000000400", "0000000000000400");
+    assert_caps(
+        &out,
+        "0000000000000400",
+        "0000000000000400",
+        "0000000000000400",
+        "0000000000000400",
+        "0000000000000400",
+    );
     // Ambient but not inheritable: ignored (runc warns and drops it), the rest applies.
     let out = caps_of(&env, |c| {
         c["process"]["capabilities"] = json!({"bounding": nbs, "permitted": nbs, "effective": nbs, "ambient": nbs});
     });
-    assert_caps(&out, "0000000000000000", "0000000000000400", "0000000000000400", "0000000000000400", "0000000000000000");
+    assert_caps(
+        &out,
+        "0000000000000000",
+        "0000000000000400",
+        "0000000000000400",
+        "0000000000000400",
+        "0000000000000000",
+    );
 }
 
 #[test]
@@ -316,18 +377,33 @@ fn non_root_user_capabilities() {
         c["process"]["capabilities"] =
             json!({"bounding": two, "permitted": two, "effective": two, "inheritable": two, "ambient": two});
     });
-    assert_caps(&out, "0000000000000420", "0000000000000420", "0000000000000420", "0000000000000420", "0000000000000420");
+    assert_caps(
+        &out,
+        "0000000000000420",
+        "0000000000000420",
+        "0000000000000420",
+        "0000000000000420",
+        "0000000000000420",
+    );
     // Without ambient, a non-root process loses permitted/effective at execve (kernel rules);
     // the bounding set is still the configured one.
     let out = caps_of(&env, |c| {
         c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
         c["process"]["capabilities"] = json!({"bounding": two, "permitted": two, "effective": two});
     });
-    assert_caps(&out, "0000000000000000", "0000000000000000", "0000000000000000", "0000000000000420", "0000000000000000");
+    assert_caps(
+        &out,
+        "0000000000000000",
+        "0000000000000000",
+        "0000000000000000",
+        "0000000000000420",
+        "0000000000000000",
+    );
     // And the uid really is 1000 with those caps: CAP_KILL lets it signal a root process.
     let out = run_script(&env, "sleep 10 & kill $! && echo killed; id -u", |c| {
         c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
-        c["process"]["capabilities"] = json!({"bounding": two, "permitted": two, "effective": two, "inheritable": two, "ambient": two});
+        c["process"]["capabilities"] =
+            json!({"bounding": two, "permitted": two, "effective": two, "inheritable": two, "ambient": two});
     });
     assert_eq!(out, "killed\n1000\n");
 }
@@ -352,7 +428,8 @@ fn rlimit_nofile_is_applied() {
         return;
     }
     let env = Env::new();
-    let script = "ulimit -n; ulimit -Hn; grep 'Max open files' /proc/self/limits; grep 'Max core file size' /proc/self/limits";
+    let script =
+        "ulimit -n; ulimit -Hn; grep 'Max open files' /proc/self/limits; grep 'Max core file size' /proc/self/limits";
     let out = run_script(&env, script, |c| {
         c["process"]["rlimits"] = json!([
             {"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1000},
@@ -454,17 +531,108 @@ fn deny_mkdir_profile() -> Value {
 
 /// What busybox sh, mkdir, touch, grep and cat need; mkdir/mkdirat are deliberately absent.
 const ALLOWED: &[&str] = &[
-    "access", "arch_prctl", "brk", "capget", "capset", "chdir", "chmod", "clock_gettime", "clock_nanosleep",
-    "clone", "clone3", "close", "close_range", "dup", "dup2", "dup3", "execve", "execveat", "exit", "exit_group",
-    "faccessat", "faccessat2", "fchdir", "fchmod", "fchmodat", "fchown", "fchownat", "fcntl", "fork", "fstat",
-    "fstatfs", "futex", "getcwd", "getdents", "getdents64", "getegid", "geteuid", "getgid", "getgroups",
-    "getpgid", "getpgrp", "getpid", "getppid", "getrandom", "getresgid", "getresuid", "getrlimit", "getsid",
-    "gettid", "gettimeofday", "getuid", "ioctl", "kill", "lseek", "lstat", "madvise", "mmap", "mprotect",
-    "mremap", "munmap", "nanosleep", "newfstatat", "open", "openat", "openat2", "pipe", "pipe2", "poll",
-    "ppoll", "prctl", "pread64", "prlimit64", "pselect6", "read", "readlink", "readlinkat", "readv",
-    "rseq", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigsuspend", "select", "set_robust_list",
-    "set_tid_address", "setpgid", "setsid", "sigaltstack", "stat", "statfs", "statx", "sysinfo", "tgkill",
-    "time", "umask", "uname", "utimensat", "vfork", "wait4", "waitid", "write", "writev",
+    "access",
+    "arch_prctl",
+    "brk",
+    "capget",
+    "capset",
+    "chdir",
+    "chmod",
+    "clock_gettime",
+    "clock_nanosleep",
+    "clone",
+    "clone3",
+    "close",
+    "close_range",
+    "dup",
+    "dup2",
+    "dup3",
+    "execve",
+    "execveat",
+    "exit",
+    "exit_group",
+    "faccessat",
+    "faccessat2",
+    "fchdir",
+    "fchmod",
+    "fchmodat",
+    "fchown",
+    "fchownat",
+    "fcntl",
+    "fork",
+    "fstat",
+    "fstatfs",
+    "futex",
+    "getcwd",
+    "getdents",
+    "getdents64",
+    "getegid",
+    "geteuid",
+    "getgid",
+    "getgroups",
+    "getpgid",
+    "getpgrp",
+    "getpid",
+    "getppid",
+    "getrandom",
+    "getresgid",
+    "getresuid",
+    "getrlimit",
+    "getsid",
+    "gettid",
+    "gettimeofday",
+    "getuid",
+    "ioctl",
+    "kill",
+    "lseek",
+    "lstat",
+    "madvise",
+    "mmap",
+    "mprotect",
+    "mremap",
+    "munmap",
+    "nanosleep",
+    "newfstatat",
+    "open",
+    "openat",
+    "openat2",
+    "pipe",
+    "pipe2",
+    "poll",
+    "ppoll",
+    "prctl",
+    "pread64",
+    "prlimit64",
+    "pselect6",
+    "read",
+    "readlink",
+    "readlinkat",
+    "readv",
+    "rseq",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "rt_sigsuspend",
+    "select",
+    "set_robust_list",
+    "set_tid_address",
+    "setpgid",
+    "setsid",
+    "sigaltstack",
+    "stat",
+    "statfs",
+    "statx",
+    "sysinfo",
+    "tgkill",
+    "time",
+    "umask",
+    "uname",
+    "utimensat",
+    "vfork",
+    "wait4",
+    "waitid",
+    "write",
+    "writev",
 ];
 
 #[test]
@@ -513,7 +681,10 @@ fn seccomp_allowlist_default_errno_enosys() {
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.first(), Some(&"Seccomp:\t2"), "{out}");
-    assert!(lines.get(1).is_some_and(|l| l.contains("Function not implemented")), "mkdir must fail with ENOSYS (38): {out}");
+    assert!(
+        lines.get(1).is_some_and(|l| l.contains("Function not implemented")),
+        "mkdir must fail with ENOSYS (38): {out}"
+    );
     assert_eq!(lines.get(2), Some(&"mkdir=1"), "{out}");
     assert_eq!(lines.get(3), Some(&"touch-ok"), "{out}");
 }
@@ -531,14 +702,21 @@ fn exec_gets_the_same_security_settings_as_init() {
         c["process"]["args"] = json!(["sleep", "30"]);
         c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5]});
         c["process"]["noNewPrivileges"] = json!(true);
-        c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"], "effective": ["CAP_KILL"]});
+        c["process"]["capabilities"] =
+            json!({"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"], "effective": ["CAP_KILL"]});
         c["linux"]["seccomp"] = deny_mkdir_profile();
     });
     env.ok(&["run", "-d", "--bundle", b.to_str().expect("utf8"), &id]);
     let pid = env.state(&id)["pid"].as_i64().expect("pid");
     let init = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("init status");
     let init_cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("init cgroup");
-    let out = env.ok(&["exec", &id, "sh", "-c", "cat /proc/self/status; echo ==; cat /proc/self/cgroup; echo ==; mkdir /tmp/x 2>&1; true"]);
+    let out = env.ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cat /proc/self/status; echo ==; cat /proc/self/cgroup; echo ==; mkdir /tmp/x 2>&1; true",
+    ]);
     let mut parts = out.split("==\n");
     let exec_status = parts.next().expect("status part");
     let exec_cg = parts.next().expect("cgroup part");
@@ -573,7 +751,11 @@ fn namespaced_sysctls_are_applied_inside_only() {
         c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": want_fwd, "kernel/msgmax": want_msgmax});
     });
     assert_eq!(out, format!("{want_fwd}\n{want_msgmax}\n"));
-    assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("host"), host_fwd, "host ip_forward changed");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("host"),
+        host_fwd,
+        "host ip_forward changed"
+    );
     assert_eq!(std::fs::read_to_string("/proc/sys/kernel/msgmax").expect("host"), host_msgmax, "host msgmax changed");
 }
 
@@ -750,7 +932,14 @@ fn terminal_flags_are_validated() {
     let id = unique_id("sock");
     let b = env.bundle(&id, |_| {});
     let sock = env.scratch.path().join("unused.sock");
-    let err = env.fails(&["create", "--console-socket", sock.to_str().expect("utf8"), "--bundle", b.to_str().expect("utf8"), &id]);
+    let err = env.fails(&[
+        "create",
+        "--console-socket",
+        sock.to_str().expect("utf8"),
+        "--bundle",
+        b.to_str().expect("utf8"),
+        &id,
+    ]);
     assert!(err.contains("cannot use console socket"), "{err}");
     assert_no_trace(&env, &id);
     assert!(!Path::new(&sock).exists());

@@ -153,13 +153,8 @@ pub enum Cmd {
     },
 }
 
-pub const VERSION_TEXT: &str = concat!(
-    "runp version ",
-    env!("CARGO_PKG_VERSION"),
-    "\ncommit: none\nspec: ",
-    "1.2.1",
-    "\nlibseccomp: static\n"
-);
+pub const VERSION_TEXT: &str =
+    concat!("runp version ", env!("CARGO_PKG_VERSION"), "\ncommit: none\nspec: ", "1.2.1", "\nlibseccomp: static\n");
 
 /// Parses argv, runs the command, returns the exit code.
 pub fn main() -> i32 {
@@ -180,7 +175,9 @@ pub fn main() -> i32 {
         Err(e) => {
             use clap::error::ErrorKind;
             let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
                 _ => 1,
             };
             let _ = e.print();

@@ -113,7 +113,12 @@ pub fn dispatch(cli: Cli) -> i32 {
         }
     };
     if cli.systemd_cgroup {
-        report(&anyhow::anyhow!("--systemd-cgroup is not supported: runp manages cgroupfs directly"), name, to_file, format);
+        report(
+            &anyhow::anyhow!("--systemd-cgroup is not supported: runp manages cgroupfs directly"),
+            name,
+            to_file,
+            format,
+        );
         return 1;
     }
     let images = super::pod::image_dir(cli.image_dir.as_deref());
@@ -273,7 +278,14 @@ fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
                 .iter()
                 .map(|e| {
                     let pid = if e.status == crate::runtime::state::Status::Stopped { 0 } else { e.state.pid };
-                    [e.state.id.clone(), pid.to_string(), e.status.as_str().to_string(), e.state.bundle.display().to_string(), e.state.created.clone(), owner(e)]
+                    [
+                        e.state.id.clone(),
+                        pid.to_string(),
+                        e.status.as_str().to_string(),
+                        e.state.bundle.display().to_string(),
+                        e.state.created.clone(),
+                        owner(e),
+                    ]
                 })
                 .collect();
             let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);

@@ -110,7 +110,9 @@ pub enum ImageCmd {
         cmd: String,
     },
     List,
-    Rm { name: String },
+    Rm {
+        name: String,
+    },
 }
 
 pub fn image_dir(flag: Option<&Path>) -> PathBuf {
@@ -141,7 +143,10 @@ pub fn image(dir: &Path, cmd: ImageCmd) -> Result<i32> {
 fn backoff_from_env() -> BackoffConfig {
     let ms = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
     let d = BackoffConfig::default();
-    BackoffConfig { initial: ms("RUNP_BACKOFF_INITIAL_MS").unwrap_or(d.initial), cap: ms("RUNP_BACKOFF_CAP_MS").unwrap_or(d.cap) }
+    BackoffConfig {
+        initial: ms("RUNP_BACKOFF_INITIAL_MS").unwrap_or(d.initial),
+        cap: ms("RUNP_BACKOFF_CAP_MS").unwrap_or(d.cap),
+    }
 }
 
 pub fn pod(root: &Path, images: &Path, cmd: PodCmd) -> Result<i32> {
@@ -151,8 +156,12 @@ pub fn pod(root: &Path, images: &Path, cmd: PodCmd) -> Result<i32> {
         PodCmd::List { output } => list(root, output.as_deref()),
         PodCmd::Status { name, output } => status(root, &name, output.as_deref()),
         PodCmd::Describe { name } => describe(root, &name),
-        PodCmd::Logs { name, container, follow, previous, timestamps } => logs_cmd(root, &name, container.as_deref(), follow, previous, timestamps),
-        PodCmd::Exec { name, container, interactive: _, tty, command } => exec(root, &name, container.as_deref(), tty, command),
+        PodCmd::Logs { name, container, follow, previous, timestamps } => {
+            logs_cmd(root, &name, container.as_deref(), follow, previous, timestamps)
+        }
+        PodCmd::Exec { name, container, interactive: _, tty, command } => {
+            exec(root, &name, container.as_deref(), tty, command)
+        }
         PodCmd::Stop { name, grace_period, force } => stop(root, &name, grace_period, force).map(|_| 0),
         PodCmd::Rm { name, force } => rm(root, &name, force).map(|_| 0),
         PodCmd::Events { name, output, follow } => events(root, &name, output.as_deref(), follow),
@@ -166,7 +175,10 @@ fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> 
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the manifest from stdin")?;
         (s, "<stdin>".to_string())
     } else {
-        (std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?, file.display().to_string())
+        (
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
+            file.display().to_string(),
+        )
     };
     let pod = crate::spec::pod::parse_any(&text, &source)?;
     let images = Images::new(image_dir);
@@ -186,7 +198,12 @@ fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> 
         return spawn_supervisor(root, image_dir, &dir);
     }
     let sfd = supervisor::signal_fd()?;
-    let opts = Options { root: root.to_path_buf(), image_dir: image_dir.to_path_buf(), backoff: backoff_from_env(), print_events: true };
+    let opts = Options {
+        root: root.to_path_buf(),
+        image_dir: image_dir.to_path_buf(),
+        backoff: backoff_from_env(),
+        print_events: true,
+    };
     let mut sup = Supervisor::new(opts, pod, dir)?;
     let phase = sup.run(&sfd, None)?;
     println!("pod/{} {}", sup.pod.metadata.name, phase.as_str());
@@ -226,7 +243,10 @@ fn spawn_supervisor(root: &Path, image_dir: &Path, dir: &PodDir) -> Result<i32> 
     let _ = std::fs::remove_dir_all(&dir.dir);
     if msg.trim().is_empty() {
         let last = log.lines().last().unwrap_or("").trim().trim_start_matches("runp: ");
-        bail!("the pod supervisor exited before accepting the pod: {}", if last.is_empty() { "(no message)" } else { last });
+        bail!(
+            "the pod supervisor exited before accepting the pod: {}",
+            if last.is_empty() { "(no message)" } else { last }
+        );
     }
     bail!("{}", msg.trim())
 }
@@ -237,7 +257,12 @@ fn supervise(root: &Path, image_dir: &Path, name: &str, ready_fd: Option<i32>) -
     let dir = PodDir::new(root, name)?;
     let pod: crate::spec::pod::Pod = dir.read_json("pod.json")?;
     let sfd = supervisor::signal_fd()?;
-    let opts = Options { root: root.to_path_buf(), image_dir: image_dir.to_path_buf(), backoff: backoff_from_env(), print_events: false };
+    let opts = Options {
+        root: root.to_path_buf(),
+        image_dir: image_dir.to_path_buf(),
+        backoff: backoff_from_env(),
+        print_events: false,
+    };
     let mut sup = Supervisor::new(opts, pod, dir)?;
     let phase = sup.run(&sfd, ready)?;
     Ok(if phase == crate::pod::status::Phase::Succeeded { 0 } else { 1 })
@@ -281,7 +306,10 @@ fn list(root: &Path, output: Option<&str>) -> Result<i32> {
     }
     if output == Some("json") {
         let list: Vec<Value> = items.into_iter().map(strip).collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": list}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": list}))?
+        );
         return Ok(0);
     }
     println!("{:<30} {:<7} {:<20} {:<9} AGE", "NAME", "READY", "STATUS", "RESTARTS");
@@ -358,7 +386,11 @@ fn describe(root: &Path, name: &str) -> Result<i32> {
     writeln!(out, "  {:<8} {:<22} {:<25} {:<10} Message", "Type", "Reason", "Last seen", "From")?;
     for e in ev.items {
         let count = if e.count > 1 { format!(" (x{} since {})", e.count, e.first_timestamp) } else { String::new() };
-        writeln!(out, "  {:<8} {:<22} {:<25} {:<10} {}{count}", e.kind, e.reason, e.last_timestamp, "kubelet", e.message)?;
+        writeln!(
+            out,
+            "  {:<8} {:<22} {:<25} {:<10} {}{count}",
+            e.kind, e.reason, e.last_timestamp, "kubelet", e.message
+        )?;
     }
     Ok(0)
 }
@@ -367,7 +399,13 @@ fn describe_state(out: &mut impl Write, title: &str, st: &Value) -> Result<()> {
     let Some((k, d)) = st.as_object().and_then(|o| o.iter().next()) else { return Ok(()) };
     let label = format!("{title}:");
     writeln!(out, "    {label:<16}{}", capitalize(k))?;
-    for (key, name) in [("reason", "Reason"), ("message", "Message"), ("exitCode", "Exit Code"), ("startedAt", "Started"), ("finishedAt", "Finished")] {
+    for (key, name) in [
+        ("reason", "Reason"),
+        ("message", "Message"),
+        ("exitCode", "Exit Code"),
+        ("startedAt", "Started"),
+        ("finishedAt", "Finished"),
+    ] {
         if let Some(v) = d.get(key) {
             let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
             writeln!(out, "      {:<14}{v}", format!("{name}:"))?;
@@ -384,16 +422,34 @@ fn capitalize(s: &str) -> String {
 /// The container's status entry and its kind key.
 fn container_entry<'a>(v: &'a Value, name: Option<&str>) -> Result<&'a Value> {
     let apps = v["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
-    let all: Vec<&Value> = v["status"]["initContainerStatuses"].as_array().into_iter().flatten().chain(v["status"]["containerStatuses"].as_array().into_iter().flatten()).collect();
+    let all: Vec<&Value> = v["status"]["initContainerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(v["status"]["containerStatuses"].as_array().into_iter().flatten())
+        .collect();
     let want = match name {
         Some(n) => n.to_string(),
         // The first app container in spec order, as kubectl's default container.
-        None => v["spec"]["containers"][0]["name"].as_str().map(str::to_string).or_else(|| apps.first().and_then(|c| c["name"].as_str().map(str::to_string))).unwrap_or_default(),
+        None => v["spec"]["containers"][0]["name"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| apps.first().and_then(|c| c["name"].as_str().map(str::to_string)))
+            .unwrap_or_default(),
     };
-    all.into_iter().find(|c| c["name"].as_str() == Some(want.as_str())).ok_or_else(|| anyhow!("container {want:?} not found in pod"))
+    all.into_iter()
+        .find(|c| c["name"].as_str() == Some(want.as_str()))
+        .ok_or_else(|| anyhow!("container {want:?} not found in pod"))
 }
 
-fn logs_cmd(root: &Path, name: &str, container: Option<&str>, follow: bool, previous: bool, timestamps: bool) -> Result<i32> {
+fn logs_cmd(
+    root: &Path,
+    name: &str,
+    container: Option<&str>,
+    follow: bool,
+    previous: bool,
+    timestamps: bool,
+) -> Result<i32> {
     let (dir, v) = read_status(root, name)?;
     let c = container_entry(&v, container)?;
     let cname = c["name"].as_str().unwrap_or_default().to_string();
@@ -423,7 +479,9 @@ fn logs_cmd(root: &Path, name: &str, container: Option<&str>, follow: bool, prev
         }
         let (_, now) = read_status(root, name)?;
         let done = matches!(now["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
-        let still_this = container_entry(&now, Some(&cname)).map(|c| c["restartCount"].as_u64().unwrap_or(0) as u32 == instance && c["state"].get("running").is_some()).unwrap_or(false);
+        let still_this = container_entry(&now, Some(&cname))
+            .map(|c| c["restartCount"].as_u64().unwrap_or(0) as u32 == instance && c["state"].get("running").is_some())
+            .unwrap_or(false);
         if done || (!still_this && offset >= text.len()) {
             if !still_this {
                 let text = logs::read_lossy(&path);
@@ -474,7 +532,10 @@ pub fn stop(root: &Path, name: &str, grace: Option<i64>, force: bool) -> Result<
         }
         return Ok(());
     }
-    let spec_grace: i64 = dir.read_json::<crate::spec::pod::Pod>("pod.json").map(|p| p.spec.termination_grace_period_seconds).unwrap_or(30);
+    let spec_grace: i64 = dir
+        .read_json::<crate::spec::pod::Pod>("pod.json")
+        .map(|p| p.spec.termination_grace_period_seconds)
+        .unwrap_or(30);
     let g = if force { 1 } else { grace.unwrap_or(spec_grace).max(1) };
     let deadline = crate::time::deadline(crate::time::secs(g).saturating_add(Duration::from_secs(15)));
     while dir.supervisor_alive() {
@@ -589,9 +650,11 @@ fn wait(root: &Path, name: &str, cond: &str, timeout: &str) -> Result<i32> {
         if let Some(c) = cond.strip_prefix("condition=") {
             let (ty, want) = c.split_once('=').unwrap_or((c, "True"));
             let want = if want.eq_ignore_ascii_case("true") { "True" } else { "False" };
-            return Ok(v["status"]["conditions"].as_array().into_iter().flatten().any(|x| {
-                x["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(ty)) && x["status"] == want
-            }));
+            return Ok(v["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|x| x["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(ty)) && x["status"] == want));
         }
         if let Some(p) = cond.strip_prefix("phase=") {
             return Ok(v["status"]["phase"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(p)));

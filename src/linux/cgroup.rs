@@ -338,7 +338,10 @@ impl Cgroup {
         };
         for (leaf, mount) in leaves {
             if let Some(parent) = leaf.parent() {
-                if parent.file_name().is_some_and(|n| n == DEFAULT_PARENT) && parent.starts_with(mount) && parent != mount {
+                if parent.file_name().is_some_and(|n| n == DEFAULT_PARENT)
+                    && parent.starts_with(mount)
+                    && parent != mount
+                {
                     let _ = std::fs::remove_dir(parent);
                 }
             }

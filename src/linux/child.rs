@@ -162,7 +162,8 @@ fn split_into_pid_ns(args: &ChildArgs) {
     let mut keep = [args.sync_fd, args.gate_fd, args.console_fd];
     sys::close_from_except(args.first_closed_fd, &mut keep);
     // SAFETY: a fork-like clone (no new stack, no shared memory); the exit signal is ours.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_PARENT as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    let pid =
+        unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_PARENT as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
     if pid == 0 {
         return;
     }
@@ -260,7 +261,12 @@ fn set_user_and_caps(args: &ChildArgs) {
     unsafe {
         for cap in 0..=args.last_cap {
             if caps.bounding & (1u64 << cap) == 0 {
-                check(args, libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) as i64, Step::Bounding, cap as usize);
+                check(
+                    args,
+                    libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) as i64,
+                    Step::Bounding,
+                    cap as usize,
+                );
             }
         }
         check(args, libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) as i64, Step::Capset, 0);
@@ -275,7 +281,13 @@ fn set_user_and_caps(args: &ChildArgs) {
         if caps.ambient & (1u64 << cap) != 0 {
             // SAFETY: prctl with integer arguments.
             let r = unsafe {
-                libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong, 0, 0)
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                    cap as libc::c_ulong,
+                    0,
+                    0,
+                )
             };
             check(args, r as i64, Step::Ambient, cap as usize);
         }

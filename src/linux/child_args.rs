@@ -82,7 +82,15 @@ pub enum RootOp {
     /// symlinkat(target, <parent>, name); an existing entry is left alone.
     Symlink { parent: PathWalk, name: CString, target: CString },
     /// A device node: mknodat, or a bind of the host node where mknod is not permitted.
-    Device { parent: PathWalk, name: CString, host_path: CString, mode: libc::mode_t, dev: libc::dev_t, uid: u32, gid: u32 },
+    Device {
+        parent: PathWalk,
+        name: CString,
+        host_path: CString,
+        mode: libc::mode_t,
+        dev: libc::dev_t,
+        uid: u32,
+        gid: u32,
+    },
 }
 
 pub struct RootfsArgs {

@@ -32,7 +32,13 @@ fn open_in_root(root: i32, path: &std::ffi::CStr, extra_resolve: u64) -> i32 {
     };
     // SAFETY: how is on our stack; path is NUL-terminated.
     let r = unsafe {
-        libc::syscall(libc::SYS_openat2, root, path.as_ptr(), std::ptr::addr_of!(how), std::mem::size_of::<sys::OpenHow>())
+        libc::syscall(
+            libc::SYS_openat2,
+            root,
+            path.as_ptr(),
+            std::ptr::addr_of!(how),
+            std::mem::size_of::<sys::OpenHow>(),
+        )
     };
     if r < 0 {
         -sys::errno()
@@ -63,7 +69,12 @@ fn ensure(root: i32, walk: &PathWalk, file: bool, extra_resolve: u64) -> i32 {
         // SAFETY: dir is an open directory fd; name is a single NUL-terminated component.
         let r = unsafe {
             if i + 1 == n && file {
-                let f = libc::openat(dir, name.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+                let f = libc::openat(
+                    dir,
+                    name.as_ptr(),
+                    libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o644,
+                );
                 if f >= 0 {
                     libc::close(f);
                 }
@@ -86,7 +97,13 @@ fn ensure(root: i32, walk: &PathWalk, file: bool, extra_resolve: u64) -> i32 {
     fd
 }
 
-fn mount_at(src: *const libc::c_char, target_fd: i32, fstype: *const libc::c_char, flags: libc::c_ulong, data: *const libc::c_char) -> i64 {
+fn mount_at(
+    src: *const libc::c_char,
+    target_fd: i32,
+    fstype: *const libc::c_char,
+    flags: libc::c_ulong,
+    data: *const libc::c_char,
+) -> i64 {
     let mut buf = [0u8; 32];
     let target = sys::proc_fd_path(&mut buf, target_fd);
     // SAFETY: all pointers are NUL-terminated strings or NULL.
@@ -104,13 +121,21 @@ pub(super) fn prepare(args: &ChildArgs, r: &RootfsArgs) {
     unsafe {
         // Shared or unbindable here would make pivot_root (shared parent) or the rootfs bind
         // (unbindable source) fail: start from rslave and apply those after pivot_root, as runc.
-        let early = if r.propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 { libc::MS_SLAVE | libc::MS_REC } else { r.propagation };
+        let early = if r.propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
+            libc::MS_SLAVE | libc::MS_REC
+        } else {
+            r.propagation
+        };
         check(args, libc::mount(null(), c"/".as_ptr(), null(), early, null()) as i64, Step::RootPropagation, 0);
         // A mount of its own, so pivot_root can move it and nothing we mount leaks to the host:
         // the image's overlay, or a bind of the rootfs onto itself.
         let ret = match &r.overlay {
-            Some(data) => libc::mount(c"overlay".as_ptr(), r.rootfs.as_ptr(), c"overlay".as_ptr(), 0, data.as_ptr().cast()),
-            None => libc::mount(r.rootfs.as_ptr(), r.rootfs.as_ptr(), empty.as_ptr(), libc::MS_BIND | libc::MS_REC, null()),
+            Some(data) => {
+                libc::mount(c"overlay".as_ptr(), r.rootfs.as_ptr(), c"overlay".as_ptr(), 0, data.as_ptr().cast())
+            }
+            None => {
+                libc::mount(r.rootfs.as_ptr(), r.rootfs.as_ptr(), empty.as_ptr(), libc::MS_BIND | libc::MS_REC, null())
+            }
         };
         check(args, ret as i64, Step::RootBind, 0);
     }
@@ -137,7 +162,9 @@ pub(super) fn prepare(args: &ChildArgs, r: &RootfsArgs) {
         // SAFETY: fstat/stat into zeroed stack structs; path is NUL-terminated.
         let same = unsafe {
             let (mut a, mut b): (libc::stat, libc::stat) = (std::mem::zeroed(), std::mem::zeroed());
-            libc::fstat(args.console_fd, &mut a) == 0 && libc::stat(path.as_ptr().cast(), &mut b) == 0 && a.st_rdev == b.st_rdev
+            libc::fstat(args.console_fd, &mut a) == 0
+                && libc::stat(path.as_ptr().cast(), &mut b) == 0
+                && a.st_rdev == b.st_rdev
         };
         if !same {
             fail(args, Step::ConsoleMount, 2, libc::ENODEV);
@@ -150,7 +177,19 @@ static ROOT_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new
 
 fn run_op(args: &ChildArgs, root: i32, op: &RootOp, i: usize) {
     match op {
-        RootOp::Mount { dest, source, fstype, flags, data, file, no_symlinks, propagation, remount_flags, beneath, from_fd } => {
+        RootOp::Mount {
+            dest,
+            source,
+            fstype,
+            flags,
+            data,
+            file,
+            no_symlinks,
+            propagation,
+            remount_flags,
+            beneath,
+            from_fd,
+        } => {
             let extra = if *no_symlinks { NO_SYMLINKS } else { 0 };
             let fd = Fd(ensure(root, dest, *file, extra));
             if fd.0 < 0 {
@@ -158,13 +197,28 @@ fn run_op(args: &ChildArgs, root: i32, op: &RootOp, i: usize) {
             }
             match beneath {
                 // SAFETY: move_mount of a detached mount fd onto our O_PATH target fd.
-                None if *from_fd >= 0 => check(args, unsafe { sys::mount_api::move_mount(*from_fd, fd.0, c"".as_ptr(), sys::mount_api::MOVE_MOUNT_T_EMPTY_PATH) } as i64, Step::Op, i),
-                None => check(args, mount_at(source.as_ptr(), fd.0, opt_ptr(fstype), *flags, opt_ptr(data)), Step::Op, i),
+                None if *from_fd >= 0 => check(
+                    args,
+                    unsafe {
+                        sys::mount_api::move_mount(
+                            *from_fd,
+                            fd.0,
+                            c"".as_ptr(),
+                            sys::mount_api::MOVE_MOUNT_T_EMPTY_PATH,
+                        )
+                    } as i64,
+                    Step::Op,
+                    i,
+                ),
+                None => {
+                    check(args, mount_at(source.as_ptr(), fd.0, opt_ptr(fstype), *flags, opt_ptr(data)), Step::Op, i)
+                }
                 Some(rel) => {
                     // Resolved here, in our own mount namespace, through fds: no swapped-in
                     // symlink can lead outside `source`.
                     // SAFETY: open of a NUL-terminated path owned by args.
-                    let base = Fd(unsafe { libc::open(source.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) });
+                    let base =
+                        Fd(unsafe { libc::open(source.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) });
                     check(args, base.0 as i64, Step::Op, i);
                     let src = Fd(open_in_root(base.0, rel, 0));
                     if src.0 < 0 {
@@ -228,13 +282,20 @@ fn run_op(args: &ChildArgs, root: i32, op: &RootOp, i: usize) {
                 libc::EPERM => {
                     // SAFETY: as above.
                     let f = unsafe {
-                        libc::openat(dir.0, name.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY | libc::O_CLOEXEC, 0o644)
+                        libc::openat(
+                            dir.0,
+                            name.as_ptr(),
+                            libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY | libc::O_CLOEXEC,
+                            0o644,
+                        )
                     };
                     check(args, f as i64, Step::Op, i);
                     // SAFETY: we own f.
                     unsafe { libc::close(f) };
                     // SAFETY: as above.
-                    let target = Fd(unsafe { libc::openat(dir.0, name.as_ptr(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) });
+                    let target = Fd(unsafe {
+                        libc::openat(dir.0, name.as_ptr(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    });
                     check(args, target.0 as i64, Step::Op, i);
                     check(args, mount_at(host_path.as_ptr(), target.0, null(), libc::MS_BIND, null()), Step::Op, i);
                 }
@@ -316,17 +377,32 @@ pub(super) fn finish(args: &ChildArgs, r: &RootfsArgs) {
         check(args, libc::fchdir(root) as i64, Step::PivotRoot, 0);
         libc::close(root);
         if r.no_pivot {
-            check(args, libc::mount(c".".as_ptr(), c"/".as_ptr(), null(), libc::MS_MOVE, null()) as i64, Step::PivotRoot, 1);
+            check(
+                args,
+                libc::mount(c".".as_ptr(), c"/".as_ptr(), null(), libc::MS_MOVE, null()) as i64,
+                Step::PivotRoot,
+                1,
+            );
             check(args, libc::chroot(c".".as_ptr()) as i64, Step::PivotRoot, 2);
         } else {
             // pivot_root(".", "."): the old root ends up stacked on "." and is detached at once.
             check(args, sys::pivot_root(c".".as_ptr(), c".".as_ptr()) as i64, Step::PivotRoot, 3);
-            check(args, libc::mount(null(), c".".as_ptr(), null(), libc::MS_SLAVE | libc::MS_REC, null()) as i64, Step::PivotRoot, 4);
+            check(
+                args,
+                libc::mount(null(), c".".as_ptr(), null(), libc::MS_SLAVE | libc::MS_REC, null()) as i64,
+                Step::PivotRoot,
+                4,
+            );
             check(args, libc::umount2(c".".as_ptr(), libc::MNT_DETACH) as i64, Step::PivotRoot, 5);
         }
         check(args, libc::chdir(c"/".as_ptr()) as i64, Step::PivotRoot, 6);
         if r.propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
-            check(args, libc::mount(null(), c"/".as_ptr(), null(), r.propagation, null()) as i64, Step::RootPropagation, 1);
+            check(
+                args,
+                libc::mount(null(), c"/".as_ptr(), null(), r.propagation, null()) as i64,
+                Step::RootPropagation,
+                1,
+            );
         }
     }
 }

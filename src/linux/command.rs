@@ -1,7 +1,7 @@
 //! Host-side helper processes (OCI hooks): std::process::Command with a clean signal state.
 
-use std::os::unix::process::CommandExt;
 use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 /// A Command whose child starts with an empty signal mask and default dispositions. The only

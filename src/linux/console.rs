@@ -48,7 +48,9 @@ pub fn set_size(fd: &OwnedFd, rows: u16, cols: u16) -> Result<()> {
 
 /// Connects to the console socket and sends the master: data = the pty name, one fd.
 pub fn send_master(path: &Path, master: &OwnedFd) -> Result<()> {
-    use nix::sys::socket::{connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr};
+    use nix::sys::socket::{
+        connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
+    };
     let sock = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
         .context("creating the console socket")?;
     let addr = UnixAddr::new(path).with_context(|| format!("console socket path {}", path.display()))?;

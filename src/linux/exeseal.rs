@@ -42,7 +42,13 @@ fn ro_overlay_exe(exe: &std::path::Path) -> std::io::Result<OwnedFd> {
     std::fs::create_dir_all(&mnt)?;
     std::fs::create_dir_all(&empty)?;
     let data = format!("lowerdir={}:{}", dir.display(), empty.display());
-    let mounted = nix::mount::mount(Some("runp-exe"), &mnt, Some("overlay"), nix::mount::MsFlags::MS_RDONLY | nix::mount::MsFlags::MS_NODEV | nix::mount::MsFlags::MS_NOSUID, Some(data.as_str()));
+    let mounted = nix::mount::mount(
+        Some("runp-exe"),
+        &mnt,
+        Some("overlay"),
+        nix::mount::MsFlags::MS_RDONLY | nix::mount::MsFlags::MS_NODEV | nix::mount::MsFlags::MS_NOSUID,
+        Some(data.as_str()),
+    );
     let result = mounted.map_err(std::io::Error::from).and_then(|()| {
         let f = std::fs::File::open(mnt.join(name));
         // Detached at once: nothing stays in the mount table, the open file keeps it alive.
@@ -96,6 +102,15 @@ pub fn reexec_sealed() {
     envp.push(std::ptr::null());
     // SAFETY: argv/envp are NULL-terminated arrays of C strings that outlive the call;
     // execveat only returns on failure.
-    unsafe { libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), c"".as_ptr(), argv.as_ptr(), envp.as_ptr(), libc::AT_EMPTY_PATH) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
     log::warn!("re-executing runp from a read-only copy failed: {}", std::io::Error::last_os_error());
 }

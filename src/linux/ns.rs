@@ -35,7 +35,11 @@ pub fn inode(pid: i32, kind: NsKind) -> Result<u64> {
 /// and options of a proc mount: what a process outside that namespace mounts as the /proc of
 /// a container that joins it. Needs proc's `pidns` parameter (Linux 6.18 has it; older kernels
 /// answer EINVAL and the caller falls back).
-pub fn proc_for_pid_ns(pid_ns: std::os::fd::RawFd, flags: libc::c_ulong, data: Option<&std::ffi::CStr>) -> std::io::Result<OwnedFd> {
+pub fn proc_for_pid_ns(
+    pid_ns: std::os::fd::RawFd,
+    flags: libc::c_ulong,
+    data: Option<&std::ffi::CStr>,
+) -> std::io::Result<OwnedFd> {
     use super::sys::mount_api as m;
     let fs = m::fsopen(c"proc")?;
     m::set_fd(fs.as_raw_fd(), c"pidns", pid_ns)?;

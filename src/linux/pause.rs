@@ -109,7 +109,11 @@ fn child(ready_fd: i32, hostname: Option<&CString>, parent: i32, new_net: bool) 
         }
         // The report fd crosses the exec as fd 3 (dup2 clears close-on-exec; fcntl if it
         // already is 3).
-        let moved = if ready_fd == READY_FD { libc::fcntl(READY_FD, libc::F_SETFD, 0) } else { libc::dup2(ready_fd, READY_FD) - READY_FD };
+        let moved = if ready_fd == READY_FD {
+            libc::fcntl(READY_FD, libc::F_SETFD, 0)
+        } else {
+            libc::dup2(ready_fd, READY_FD) - READY_FD
+        };
         if moved != 0 {
             report(3);
         }
@@ -127,12 +131,10 @@ fn child(ready_fd: i32, hostname: Option<&CString>, parent: i32, new_net: bool) 
 /// Starts pause in new namespaces (`clone_flags`: CLONE_NEWPID|NEWNET|NEWIPC|NEWUTS or a
 /// subset; a new mount namespace is always added) and waits until it is confined.
 pub fn spawn(clone_flags: u64, hostname: Option<&str>) -> Result<Pause> {
-    let hostname = hostname
-        .map(CString::new)
-        .transpose()
-        .context("hostname contains NUL")?;
+    let hostname = hostname.map(CString::new).transpose().context("hostname contains NUL")?;
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-    let (r, w) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).context("socketpair")?;
+    let (r, w) =
+        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).context("socketpair")?;
     let parent = std::process::id() as i32;
     let flags = clone_flags | libc::CLONE_NEWNS as u64;
     // SAFETY: single-threaded caller; the child runs only `child`, which is async-signal-safe.
@@ -200,9 +202,7 @@ impl Pause {
                 nix::unistd::Pid::from_raw(self.pid),
                 Some(nix::sys::wait::WaitPidFlag::WNOHANG),
             ) {
-                Ok(nix::sys::wait::WaitStatus::StillAlive)
-                    if std::time::Instant::now() < deadline =>
-                {
+                Ok(nix::sys::wait::WaitStatus::StillAlive) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 Ok(nix::sys::wait::WaitStatus::StillAlive) => {
@@ -245,16 +245,8 @@ extern "C" fn on_chld(_: libc::c_int) {
 
 /// The system calls pause still makes once confined: its loop, its handlers, and exiting.
 /// `write` and `close_range` only serve the report just after loading; no fd is left then.
-const SYSCALLS: &[&str] = &[
-    "pause",
-    "rt_sigreturn",
-    "restart_syscall",
-    "wait4",
-    "exit",
-    "exit_group",
-    "write",
-    "close_range",
-];
+const SYSCALLS: &[&str] =
+    &["pause", "rt_sigreturn", "restart_syscall", "wait4", "exit", "exit_group", "write", "close_range"];
 
 /// Replaces our root with an empty read-only tmpfs and drops every other mount: a new tmpfs
 /// stacked on "/", pivot_root into it, the old root detached.
@@ -313,7 +305,13 @@ fn send_proc_mount() -> Result<()> {
     let mnt = mount_api::create_and_mount(fs.as_raw_fd(), attrs)?;
     let fds = [mnt.as_raw_fd()];
     let tag = [PROC_TAG];
-    sendmsg::<()>(READY_FD, &[std::io::IoSlice::new(&tag)], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)?;
+    sendmsg::<()>(
+        READY_FD,
+        &[std::io::IoSlice::new(&tag)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )?;
     Ok(())
 }
 
@@ -321,23 +319,12 @@ fn send_proc_mount() -> Result<()> {
 fn drop_capabilities() -> std::io::Result<()> {
     for cap in 0..64 {
         // SAFETY: prctl with integer arguments; EINVAL past the kernel's last capability.
-        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0
-            && sys::errno() != libc::EINVAL
-        {
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 && sys::errno() != libc::EINVAL {
             return Err(std::io::Error::last_os_error());
         }
     }
     // SAFETY: prctl with integer arguments.
-    if unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    } != 0
-    {
+    if unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
     if sys::capset(0, 0, 0) != 0 {
@@ -364,9 +351,7 @@ pub fn main() -> ! {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
     // Built before the root goes away (libseccomp reads nothing from disk, but be sure).
-    let Ok(filter) = crate::plan::seccomp::allow_only(SYSCALLS) else {
-        fail(7)
-    };
+    let Ok(filter) = crate::plan::seccomp::allow_only(SYSCALLS) else { fail(7) };
     if empty_root().is_err() {
         fail(4);
     }

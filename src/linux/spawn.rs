@@ -222,7 +222,9 @@ impl Spawned {
                     // where a container process may drive it (ptrace) and could send one too.
                     // waitid(WNOHANG|WNOWAIT) answers ECHILD for anything that is not our child.
                     use nix::sys::wait::{waitid, Id, WaitPidFlag as W};
-                    let ours = r.errno > 0 && waitid(Id::Pid(nix::unistd::Pid::from_raw(r.errno)), W::WNOHANG | W::WNOWAIT | W::WEXITED).is_ok();
+                    let ours = r.errno > 0
+                        && waitid(Id::Pid(nix::unistd::Pid::from_raw(r.errno)), W::WNOHANG | W::WNOWAIT | W::WEXITED)
+                            .is_ok();
                     if self.split || !ours {
                         bail!("unexpected pid report ({}) from the container process", r.errno);
                     }

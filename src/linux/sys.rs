@@ -44,11 +44,7 @@ pub unsafe fn fork_with_flags(flags: u64) -> io::Result<Forked> {
         ..Default::default()
     };
     // SAFETY: args is a valid clone_args; with stack 0 the child resumes on a copy of this stack.
-    let ret = libc::syscall(
-        libc::SYS_clone3,
-        std::ptr::addr_of_mut!(args),
-        std::mem::size_of::<CloneArgs>(),
-    );
+    let ret = libc::syscall(libc::SYS_clone3, std::ptr::addr_of_mut!(args), std::mem::size_of::<CloneArgs>());
     if ret == 0 {
         return Ok(Forked::Child);
     }
@@ -158,13 +154,7 @@ pub unsafe fn open_in_root(dirfd: RawFd, path: *const libc::c_char, extra_flags:
         resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
     // SAFETY: `how` is a valid open_how on our stack; the caller guarantees `path`.
-    let r = libc::syscall(
-        libc::SYS_openat2,
-        dirfd,
-        path,
-        std::ptr::addr_of!(how),
-        std::mem::size_of::<OpenHow>(),
-    );
+    let r = libc::syscall(libc::SYS_openat2, dirfd, path, std::ptr::addr_of!(how), std::mem::size_of::<OpenHow>());
     if r < 0 {
         -errno()
     } else {
@@ -256,8 +246,10 @@ mod tests {
 pub fn read_in_root(root: &std::path::Path, rel: &str, limit: usize) -> io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::ffi::OsStrExt;
-    let root_c = std::ffi::CString::new(root.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let rel_c = std::ffi::CString::new(rel.trim_start_matches('/')).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let root_c =
+        std::ffi::CString::new(root.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let rel_c =
+        std::ffi::CString::new(rel.trim_start_matches('/')).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: open of a NUL-terminated path.
     let dir = unsafe { libc::open(root_c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
     if dir < 0 {
@@ -273,7 +265,13 @@ pub fn read_in_root(root: &std::path::Path, rel: &str, limit: usize) -> io::Resu
     use std::os::fd::AsRawFd;
     // SAFETY: how is a valid open_how; rel_c is NUL-terminated.
     let fd = unsafe {
-        libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), rel_c.as_ptr(), std::ptr::addr_of!(how), std::mem::size_of::<OpenHow>())
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            rel_c.as_ptr(),
+            std::ptr::addr_of!(how),
+            std::mem::size_of::<OpenHow>(),
+        )
     };
     if fd < 0 {
         return Err(io::Error::last_os_error());
@@ -382,16 +380,7 @@ pub mod mount_api {
     /// fsconfig(fd, FSCONFIG_SET_STRING, key, value).
     pub fn set_string(fs: RawFd, key: &std::ffi::CStr, value: &std::ffi::CStr) -> io::Result<()> {
         // SAFETY: key and value are NUL-terminated.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fs,
-                FSCONFIG_SET_STRING,
-                key.as_ptr(),
-                value.as_ptr(),
-                0,
-            )
-        };
+        let r = unsafe { libc::syscall(libc::SYS_fsconfig, fs, FSCONFIG_SET_STRING, key.as_ptr(), value.as_ptr(), 0) };
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -402,14 +391,7 @@ pub mod mount_api {
     pub fn set_fd(fs: RawFd, key: &std::ffi::CStr, value: RawFd) -> io::Result<()> {
         // SAFETY: key is NUL-terminated; the value is an fd.
         let r = unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fs,
-                FSCONFIG_SET_FD,
-                key.as_ptr(),
-                std::ptr::null::<u8>(),
-                value,
-            )
+            libc::syscall(libc::SYS_fsconfig, fs, FSCONFIG_SET_FD, key.as_ptr(), std::ptr::null::<u8>(), value)
         };
         if r < 0 {
             return Err(io::Error::last_os_error());
@@ -441,21 +423,10 @@ pub mod mount_api {
     ///
     /// # Safety
     /// `to_path` must be NUL-terminated.
-    pub unsafe fn move_mount(
-        from: RawFd,
-        to_dirfd: RawFd,
-        to_path: *const libc::c_char,
-        flags: u32,
-    ) -> i32 {
+    pub unsafe fn move_mount(from: RawFd, to_dirfd: RawFd, to_path: *const libc::c_char, flags: u32) -> i32 {
         // SAFETY: forwarded from the caller; the source path is the empty string.
-        libc::syscall(
-            libc::SYS_move_mount,
-            from,
-            c"".as_ptr(),
-            to_dirfd,
-            to_path,
-            MOVE_MOUNT_F_EMPTY_PATH | flags,
-        ) as i32
+        libc::syscall(libc::SYS_move_mount, from, c"".as_ptr(), to_dirfd, to_path, MOVE_MOUNT_F_EMPTY_PATH | flags)
+            as i32
     }
 }
 
@@ -463,7 +434,8 @@ pub mod mount_api {
 pub fn attach_mount(mount: &OwnedFd, path: &std::path::Path) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
-    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let p =
+        std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: p is NUL-terminated; the fd is a mount fd we own.
     if unsafe { mount_api::move_mount(mount.as_raw_fd(), libc::AT_FDCWD, p.as_ptr(), 0) } != 0 {
         return Err(io::Error::last_os_error());

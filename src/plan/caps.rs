@@ -21,7 +21,11 @@ pub fn all_available() -> u64 {
     known
         & *ALL.get_or_init(|| {
             let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-            status.lines().find_map(|l| l.strip_prefix("CapBnd:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(u64::MAX)
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                .unwrap_or(u64::MAX)
         })
 }
 
@@ -55,13 +59,26 @@ mod tests {
     #[test]
     fn docker_default_mask() {
         let docker = [
-            "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-            "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-            "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FSETID",
+            "CAP_FOWNER",
+            "CAP_MKNOD",
+            "CAP_NET_RAW",
+            "CAP_SETGID",
+            "CAP_SETUID",
+            "CAP_SETFCAP",
+            "CAP_SETPCAP",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SYS_CHROOT",
+            "CAP_KILL",
+            "CAP_AUDIT_WRITE",
         ];
         assert_eq!(mask(docker, "caps").unwrap(), 0xa80425fb);
         assert_eq!(mask(["kill"], "caps").unwrap(), 1 << 5);
-        assert!(mask(["CAP_NOPE"], "process.capabilities.bounding").unwrap_err().to_string()
+        assert!(mask(["CAP_NOPE"], "process.capabilities.bounding")
+            .unwrap_err()
+            .to_string()
             .contains("process.capabilities.bounding"));
     }
 }

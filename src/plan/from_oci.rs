@@ -12,19 +12,36 @@ use std::path::{Component, Path};
 
 /// Paths inside /proc that may be bind-mounted over (runc's checkProcMount allowlist).
 const PROC_MOUNT_ALLOWLIST: &[&str] = &[
-    "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
-    "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/sys/kernel/ns_last_pid",
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/sys/kernel/ns_last_pid",
     "/proc/sys/crypto/fips_enabled",
 ];
 
 /// The default device nodes every container gets (runtime-spec "Default Devices").
 fn default_devices() -> Vec<DevicePlan> {
     let dev = |path: &str, major, minor| DevicePlan {
-        path: path.to_string(), kind: DeviceKind::Char, major, minor, mode: 0o666, uid: 0, gid: 0,
+        path: path.to_string(),
+        kind: DeviceKind::Char,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
     };
     vec![
-        dev("/dev/null", 1, 3), dev("/dev/zero", 1, 5), dev("/dev/full", 1, 7),
-        dev("/dev/random", 1, 8), dev("/dev/urandom", 1, 9), dev("/dev/tty", 5, 0),
+        dev("/dev/null", 1, 3),
+        dev("/dev/zero", 1, 5),
+        dev("/dev/full", 1, 7),
+        dev("/dev/random", 1, 8),
+        dev("/dev/urandom", 1, 9),
+        dev("/dev/tty", 5, 0),
     ]
 }
 
@@ -97,9 +114,8 @@ pub fn process_plan(p: &oci::Process, field: &str) -> Result<ProcessPlan> {
     let user = p.user();
     let mut caps_sets = CapSets::default();
     if let Some(c) = p.capabilities() {
-        let names = |set: &Option<oci::Capabilities>| -> Vec<String> {
-            set.iter().flatten().map(|c| c.to_string()).collect()
-        };
+        let names =
+            |set: &Option<oci::Capabilities>| -> Vec<String> { set.iter().flatten().map(|c| c.to_string()).collect() };
         let m = |set: &Option<oci::Capabilities>, name: &str| {
             let n = names(set);
             caps::mask(n.iter().map(String::as_str), &format!("{field}.capabilities.{name}"))
@@ -114,7 +130,10 @@ pub fn process_plan(p: &oci::Process, field: &str) -> Result<ProcessPlan> {
         // An ambient capability must also be permitted and inheritable (runc drops it otherwise).
         let dropped = caps_sets.ambient & !(caps_sets.permitted & caps_sets.inheritable);
         if dropped != 0 {
-            log::warn!("{field}.capabilities.ambient: {:?} not in permitted and inheritable; ignored", caps::names(dropped));
+            log::warn!(
+                "{field}.capabilities.ambient: {:?} not in permitted and inheritable; ignored",
+                caps::names(dropped)
+            );
             caps_sets.ambient &= !dropped;
         }
     }
@@ -182,8 +201,7 @@ fn mounts(spec: &oci::Spec, bundle: &Path) -> Result<Vec<MountPlan>> {
         if !is_clean_abs(&dest) {
             bail!("{field}.destination: {dest:?} must be an absolute path without \"..\"");
         }
-        let opts = parse_options(m.options().as_deref().unwrap_or(&[]))
-            .with_context(|| format!("{field}.options"))?;
+        let opts = parse_options(m.options().as_deref().unwrap_or(&[])).with_context(|| format!("{field}.options"))?;
         let fstype = m.typ().clone().unwrap_or_default();
         let source = m.source().as_ref().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         if source.contains('\0') || dest.contains('\0') {
@@ -214,7 +232,16 @@ fn mounts(spec: &oci::Spec, bundle: &Path) -> Result<Vec<MountPlan>> {
             MountKind::Bind { .. } if !source.starts_with('/') => bundle.join(&source).to_string_lossy().into_owned(),
             _ => source,
         };
-        out.push(MountPlan { kind, source, fstype, dest, flags: opts.flags, propagation: opts.propagation, data: opts.data, beneath: None });
+        out.push(MountPlan {
+            kind,
+            source,
+            fstype,
+            dest,
+            flags: opts.flags,
+            propagation: opts.propagation,
+            data: opts.data,
+            beneath: None,
+        });
     }
     Ok(out)
 }
@@ -255,8 +282,14 @@ fn devices(linux: &oci::Linux) -> Result<Vec<DevicePlan>> {
 /// runc's sysctl validation: each key must belong to a namespace the container has.
 fn sysctls(linux: &oci::Linux, ns: &BTreeMap<NsKind, NsSource>) -> Result<Vec<(String, String)>> {
     const IPC: &[&str] = &[
-        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
-        "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
     ];
     let mut out: Vec<(String, String)> = Vec::new();
     for (key, value) in linux.sysctl().iter().flatten() {
@@ -466,7 +499,8 @@ pub fn build(spec: &oci::Spec, bundle: &Path) -> Result<ContainerPlan> {
     let readonly_paths = check_paths(linux.readonly_paths(), "linux.readonlyPaths")?;
     let cgroups_path = linux.cgroups_path().as_ref().map(|p| p.to_string_lossy().into_owned());
     if let Some(p) = &cgroups_path {
-        if Path::new(p).components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) || p.contains('\0') {
+        if Path::new(p).components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) || p.contains('\0')
+        {
             bail!("linux.cgroupsPath: {p:?} must not contain \".\" or \"..\" components");
         }
     }
@@ -542,8 +576,9 @@ mod tests {
         assert!(err(&base(r#","cgroupsPath":"../../x""#, "")).starts_with("linux.cgroupsPath"));
         assert!(err(&base("", r#","mounts":[{"destination":"/proc","type":"tmpfs","source":"t"}]"#))
             .starts_with("mounts[0]"));
-        assert!(err(&base("", r#","mounts":[{"destination":"rel","type":"tmpfs"}]"#))
-            .starts_with("mounts[0].destination"));
+        assert!(
+            err(&base("", r#","mounts":[{"destination":"rel","type":"tmpfs"}]"#)).starts_with("mounts[0].destination")
+        );
         assert!(err(&base(r#","maskedPaths":["rel"]"#, "")).starts_with("linux.maskedPaths[0]"));
         let dup = base("", "").replace(r#"{"type":"pid"}"#, r#"{"type":"pid"},{"type":"pid"}"#);
         assert!(err(&dup).starts_with("linux.namespaces[2]: duplicate"));
@@ -553,7 +588,9 @@ mod tests {
 
     #[test]
     fn id_map_validation() {
-        let m = |c: u32, h: u32, s: u32| oci::LinuxIdMappingBuilder::default().container_id(c).host_id(h).size(s).build().unwrap();
+        let m = |c: u32, h: u32, s: u32| {
+            oci::LinuxIdMappingBuilder::default().container_id(c).host_id(h).size(s).build().unwrap()
+        };
         assert!(id_maps(&Some(vec![m(0, 1000, 0)]), "m").is_err());
         assert!(id_maps(&Some(vec![m(0, u32::MAX, 2)]), "m").is_err());
         assert!(id_maps(&Some(vec![m(0, 1000, 10), m(5, 5000, 10)]), "m").is_err());
@@ -563,12 +600,13 @@ mod tests {
 
     #[test]
     fn rlimit_and_oom_validation() {
-        let p = |proc_extra: &str| {
-            base("", "").replace(r#""args":["true"]"#, &format!(r#""args":["true"]{proc_extra}"#))
-        };
+        let p =
+            |proc_extra: &str| base("", "").replace(r#""args":["true"]"#, &format!(r#""args":["true"]{proc_extra}"#));
         assert!(err(&p(r#","rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":5}]"#)).contains("exceeds"));
-        assert!(err(&p(r#","rlimits":[{"type":"RLIMIT_NOFILE","soft":1,"hard":5},{"type":"RLIMIT_NOFILE","soft":1,"hard":5}]"#))
-            .contains("duplicate"));
+        assert!(err(&p(
+            r#","rlimits":[{"type":"RLIMIT_NOFILE","soft":1,"hard":5},{"type":"RLIMIT_NOFILE","soft":1,"hard":5}]"#
+        ))
+        .contains("duplicate"));
         assert!(err(&p(r#","oomScoreAdj":1001"#)).contains("oomScoreAdj"));
         assert!(err(&p(r#","env":["NOEQUALS"]"#)).contains("process.env[0]"));
         let rel = base("", "").replace(r#""cwd":"/""#, r#""cwd":"rel""#);

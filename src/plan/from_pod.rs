@@ -12,9 +12,20 @@ use std::path::PathBuf;
 
 /// Docker's and containerd's default capabilities (security.md §2.1).
 pub const DEFAULT_CAPS: [&str; 14] = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
 ];
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -49,7 +60,16 @@ pub struct PodContext {
 }
 
 fn mount(kind: MountKind, source: &str, fstype: &str, dest: &str, flags: u64, data: &str) -> MountPlan {
-    MountPlan { kind, source: source.into(), fstype: fstype.into(), dest: dest.into(), flags, propagation: Vec::new(), data: data.into(), beneath: None }
+    MountPlan {
+        kind,
+        source: source.into(),
+        fstype: fstype.into(),
+        dest: dest.into(),
+        flags,
+        propagation: Vec::new(),
+        data: data.into(),
+        beneath: None,
+    }
 }
 
 fn bind(source: &str, dest: &str, ro: bool) -> MountPlan {
@@ -64,9 +84,23 @@ fn mounts(c: &Container, ctx: &PodContext) -> Result<Vec<MountPlan>> {
     let mut m = vec![
         mount(MountKind::Fs, "proc", "proc", "/proc", nosuid | noexec | nodev, ""),
         mount(MountKind::Fs, "tmpfs", "tmpfs", "/dev", nosuid | libc::MS_STRICTATIME, "mode=755,size=65536k"),
-        mount(MountKind::Fs, "devpts", "devpts", "/dev/pts", nosuid | noexec, "newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        mount(
+            MountKind::Fs,
+            "devpts",
+            "devpts",
+            "/dev/pts",
+            nosuid | noexec,
+            "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        ),
         // One /dev/shm for the whole pod (it shares the IPC namespace): the sandbox's tmpfs.
-        mount(MountKind::Bind { recursive: false }, &ctx.pod_dir.join("shm").to_string_lossy(), "", "/dev/shm", nosuid | noexec | nodev, ""),
+        mount(
+            MountKind::Bind { recursive: false },
+            &ctx.pod_dir.join("shm").to_string_lossy(),
+            "",
+            "/dev/shm",
+            nosuid | noexec | nodev,
+            "",
+        ),
         mount(MountKind::Fs, "mqueue", "mqueue", "/dev/mqueue", nosuid | noexec | nodev, ""),
         mount(MountKind::Fs, "sysfs", "sysfs", "/sys", nosuid | noexec | nodev | ro, ""),
         mount(MountKind::Cgroup, "cgroup", "cgroup", "/sys/fs/cgroup", nosuid | noexec | nodev | ro, ""),
@@ -82,10 +116,9 @@ fn mounts(c: &Container, ctx: &PodContext) -> Result<Vec<MountPlan>> {
         m.push(bind(&ctx.termination_file.to_string_lossy(), &c.termination_message_path, false));
     }
     for (i, vm) in c.volume_mounts.iter().enumerate() {
-        let src = ctx
-            .volumes
-            .get(&vm.name)
-            .with_context(|| format!("spec.containers[{}].volumeMounts[{i}].name: volume {:?} not found", c.name, vm.name))?;
+        let src = ctx.volumes.get(&vm.name).with_context(|| {
+            format!("spec.containers[{}].volumeMounts[{i}].name: volume {:?} not found", c.name, vm.name)
+        })?;
         let mut b = bind(&src.to_string_lossy(), &vm.mount_path, vm.read_only);
         // Never a plain join: a symlink in the volume could point anywhere on the host.
         b.beneath = vm.sub_path.clone().filter(|s| !s.is_empty());
@@ -190,7 +223,13 @@ pub fn container_plan(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &Pod
     let process = ProcessPlan {
         args,
         env,
-        cwd: c.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| if image.working_dir.is_empty() { "/".into() } else { image.working_dir.clone() }),
+        cwd: c.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| {
+            if image.working_dir.is_empty() {
+                "/".into()
+            } else {
+                image.working_dir.clone()
+            }
+        }),
         terminal: false,
         console_size: None,
         uid: u32::try_from(uid).context("runAsUser")?,
@@ -230,7 +269,11 @@ pub fn container_plan(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &Pod
     Ok(ContainerPlan {
         bundle: ctx.pod_dir.clone(),
         rootfs: ctx.instance_dir.join("rootfs"),
-        overlay: Some(Overlay { lower: image.rootfs.clone(), upper: ctx.instance_dir.join("upper"), work: ctx.instance_dir.join("work") }),
+        overlay: Some(Overlay {
+            lower: image.rootfs.clone(),
+            upper: ctx.instance_dir.join("upper"),
+            work: ctx.instance_dir.join("work"),
+        }),
         readonly_root: sc.read_only_root_filesystem == Some(true),
         namespaces,
         uid_mappings: Vec::new(),
@@ -257,18 +300,42 @@ pub fn container_plan(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &Pod
 }
 
 fn default_devices() -> Vec<DevicePlan> {
-    [("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)]
-        .into_iter()
-        .map(|(p, major, minor)| DevicePlan { path: p.into(), kind: DeviceKind::Char, major, minor, mode: 0o666, uid: 0, gid: 0 })
-        .collect()
+    [
+        ("/dev/null", 1, 3),
+        ("/dev/zero", 1, 5),
+        ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9),
+        ("/dev/tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(p, major, minor)| DevicePlan {
+        path: p.into(),
+        kind: DeviceKind::Char,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 /// runc's default read-only and masked paths.
 fn default_paths() -> (Vec<String>, Vec<String>) {
     let ro = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
     let masked = [
-        "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-        "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi", "/proc/interrupts",
+        "/proc/acpi",
+        "/proc/asound",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/sys/firmware",
+        "/proc/scsi",
+        "/proc/interrupts",
         "/sys/devices/virtual/powercap",
     ];
     (ro.iter().map(|s| s.to_string()).collect(), masked.iter().map(|s| s.to_string()).collect())

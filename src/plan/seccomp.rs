@@ -45,9 +45,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::str::FromStr;
 
 use anyhow::{anyhow, bail, Context, Result};
-use libseccomp::{
-    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
-};
+use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
@@ -118,25 +116,16 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<BpfProgram> {
 
     let flags = filter_flags(profile.flags().as_deref().unwrap_or_default())?;
 
-    let mut ctx = ScmpFilterContext::new(default_action)
-        .context("linux.seccomp: cannot create a libseccomp filter")?;
+    let mut ctx = ScmpFilterContext::new(default_action).context("linux.seccomp: cannot create a libseccomp filter")?;
     // The filter is exported, never loaded by libseccomp, but make sure that
     // libseccomp would not touch no_new_privs: the child decides.
-    ctx.set_ctl_nnp(false)
-        .context("linux.seccomp: cannot clear libseccomp's no_new_privs attribute")?;
+    ctx.set_ctl_nnp(false).context("linux.seccomp: cannot clear libseccomp's no_new_privs attribute")?;
 
     // The native architecture is always part of a new libseccomp filter.
-    for (i, arch) in profile
-        .architectures()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (i, arch) in profile.architectures().as_deref().unwrap_or_default().iter().enumerate() {
         let name = arch.to_string();
-        let scmp_arch = ScmpArch::from_str(&name).map_err(|_| {
-            anyhow!("linux.seccomp.architectures[{i}]: unknown architecture {name:?}")
-        })?;
+        let scmp_arch = ScmpArch::from_str(&name)
+            .map_err(|_| anyhow!("linux.seccomp.architectures[{i}]: unknown architecture {name:?}"))?;
         ctx.add_arch(scmp_arch).with_context(|| {
             format!("linux.seccomp.architectures[{i}]: architecture {name:?} is not supported by libseccomp")
         })?;
@@ -172,22 +161,17 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<BpfProgram> {
                 continue;
             }
             let Ok(syscall) = ScmpSyscall::from_name(name) else {
-                log::debug!(
-                    "seccomp: linux.seccomp.syscalls[{i}].names[{j}]: unknown syscall {name:?} ignored"
-                );
+                log::debug!("seccomp: linux.seccomp.syscalls[{i}].names[{j}]: unknown syscall {name:?} ignored");
                 continue;
             };
             let added = match &conditions {
                 Conditions::None => ctx.add_rule(act, syscall).map(|_| ()),
                 Conditions::And(conds) => ctx.add_rule_conditional(act, syscall, conds).map(|_| ()),
-                Conditions::Or(conds) => conds.iter().try_for_each(|c| {
-                    ctx.add_rule_conditional(act, syscall, std::slice::from_ref(c))
-                        .map(|_| ())
-                }),
+                Conditions::Or(conds) => conds
+                    .iter()
+                    .try_for_each(|c| ctx.add_rule_conditional(act, syscall, std::slice::from_ref(c)).map(|_| ())),
             };
-            added.with_context(|| {
-                format!("linux.seccomp.syscalls[{i}].names[{j}]: cannot add a rule for {name:?}")
-            })?;
+            added.with_context(|| format!("linux.seccomp.syscalls[{i}].names[{j}]: cannot add a rule for {name:?}"))?;
         }
     }
 
@@ -205,14 +189,11 @@ fn action(
     let ret_or_eperm = || -> Result<u16> {
         match errno_ret {
             None => Ok(libc::EPERM as u16),
-            Some(v) => u16::try_from(v)
-                .map_err(|_| anyhow!("{errno_field}: {v} is out of range (0..=65535)")),
+            Some(v) => u16::try_from(v).map_err(|_| anyhow!("{errno_field}: {v} is out of range (0..=65535)")),
         }
     };
     Ok(match act {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-            ScmpAction::KillThread
-        }
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => ScmpAction::KillThread,
         LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
         LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(i32::from(ret_or_eperm()?)),
@@ -232,14 +213,12 @@ fn filter_flags(flags: &[LinuxSeccompFilterFlag]) -> Result<u32> {
         bits |= match flag {
             LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
-                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
-            }
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
             // Only meaningful together with SECCOMP_FILTER_FLAG_NEW_LISTENER
             // (SCMP_ACT_NOTIFY); the kernel rejects it otherwise.
-            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => bail!(
-                "linux.seccomp.flags[{i}]: {flag} is not supported (it requires SCMP_ACT_NOTIFY)"
-            ),
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                bail!("linux.seccomp.flags[{i}]: {flag} is not supported (it requires SCMP_ACT_NOTIFY)")
+            }
         } as u32;
     }
     Ok(bits)
@@ -264,9 +243,7 @@ fn conditions(i: usize, args: &[LinuxSeccompArg]) -> Result<Conditions> {
     for (k, arg) in args.iter().enumerate() {
         let index = arg.index();
         if index >= SYSCALL_MAX_ARGS {
-            bail!(
-                "linux.seccomp.syscalls[{i}].args[{k}].index: {index} is out of range (0..{SYSCALL_MAX_ARGS})"
-            );
+            bail!("linux.seccomp.syscalls[{i}].args[{k}].index: {index} is out of range (0..{SYSCALL_MAX_ARGS})");
         }
         counts[index] += 1;
         let (op, datum) = match arg.op() {
@@ -277,10 +254,9 @@ fn conditions(i: usize, args: &[LinuxSeccompArg]) -> Result<Conditions> {
             LinuxSeccompOperator::ScmpCmpGe => (ScmpCompareOp::GreaterEqual, arg.value()),
             LinuxSeccompOperator::ScmpCmpGt => (ScmpCompareOp::Greater, arg.value()),
             // (arg & value) == valueTwo, as in runc / libseccomp-golang.
-            LinuxSeccompOperator::ScmpCmpMaskedEq => (
-                ScmpCompareOp::MaskedEqual(arg.value()),
-                arg.value_two().unwrap_or(0),
-            ),
+            LinuxSeccompOperator::ScmpCmpMaskedEq => {
+                (ScmpCompareOp::MaskedEqual(arg.value()), arg.value_two().unwrap_or(0))
+            }
         };
         // `index < 6` was checked above, so this conversion cannot truncate.
         conds.push(ScmpArgCompare::new(index as u32, op, datum));
@@ -298,13 +274,11 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
     // no other preconditions; the returned descriptor is checked below.
     let raw = unsafe { libc::memfd_create(c"runp-seccomp-bpf".as_ptr(), libc::MFD_CLOEXEC) };
     if raw < 0 {
-        return Err(std::io::Error::last_os_error())
-            .context("linux.seccomp: memfd_create for the BPF export failed");
+        return Err(std::io::Error::last_os_error()).context("linux.seccomp: memfd_create for the BPF export failed");
     }
     // SAFETY: `raw` is a freshly created descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    ctx.export_bpf(&fd)
-        .context("linux.seccomp: libseccomp cannot export the BPF program")?;
+    ctx.export_bpf(&fd).context("linux.seccomp: libseccomp cannot export the BPF program")?;
 
     let mut file = File::from(fd);
     let mut bytes = Vec::new();
@@ -393,9 +367,7 @@ pub unsafe fn load(prog: &BpfProgram) -> Result<(), i32> {
         // thread that could not be synchronised.
         rc if rc > 0 => Err(libc::ESRCH),
         // Reading errno does not allocate.
-        _ => Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EINVAL)),
+        _ => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL)),
     }
 }
 
@@ -406,20 +378,14 @@ pub unsafe fn load(prog: &BpfProgram) -> Result<(), i32> {
 /// A filter that kills the process on every system call but `names`: what the pod's pause
 /// process keeps once it is set up (it only waits for signals and reaps children).
 pub fn allow_only(names: &[&str]) -> Result<BpfProgram> {
-    let mut ctx = ScmpFilterContext::new(ScmpAction::KillProcess)
-        .context("seccomp: cannot create a libseccomp filter")?;
-    ctx.set_ctl_nnp(false)
-        .context("seccomp: cannot clear libseccomp's no_new_privs attribute")?;
+    let mut ctx =
+        ScmpFilterContext::new(ScmpAction::KillProcess).context("seccomp: cannot create a libseccomp filter")?;
+    ctx.set_ctl_nnp(false).context("seccomp: cannot clear libseccomp's no_new_privs attribute")?;
     for name in names {
-        let syscall = ScmpSyscall::from_name(name)
-            .with_context(|| format!("seccomp: unknown syscall {name:?}"))?;
-        ctx.add_rule(ScmpAction::Allow, syscall)
-            .with_context(|| format!("seccomp: cannot allow {name:?}"))?;
+        let syscall = ScmpSyscall::from_name(name).with_context(|| format!("seccomp: unknown syscall {name:?}"))?;
+        ctx.add_rule(ScmpAction::Allow, syscall).with_context(|| format!("seccomp: cannot allow {name:?}"))?;
     }
-    Ok(BpfProgram {
-        filters: export(&ctx)?,
-        flags: 0,
-    })
+    Ok(BpfProgram { filters: export(&ctx)?, flags: 0 })
 }
 
 #[cfg(test)]
@@ -501,10 +467,7 @@ mod tests {
             // SAFETY: plain system calls on values owned by this frame; the
             // child ends with _exit and never unwinds into the test harness.
             unsafe {
-                let no_core = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
+                let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
                 if libc::setrlimit(libc::RLIMIT_CORE, &no_core) != 0 {
                     libc::_exit(200);
                 }
@@ -694,12 +657,7 @@ mod tests {
 
     #[test]
     fn kill_and_trap_actions_raise_sigsys() {
-        for action in [
-            "SCMP_ACT_KILL",
-            "SCMP_ACT_KILL_THREAD",
-            "SCMP_ACT_KILL_PROCESS",
-            "SCMP_ACT_TRAP",
-        ] {
+        for action in ["SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP"] {
             let profile = parse(json!({
                 "defaultAction": "SCMP_ACT_ALLOW",
                 "syscalls": [{"names": ["getppid"], "action": action}],
@@ -709,11 +667,7 @@ mod tests {
                 let _ = sys(libc::SYS_getppid, [0; 6]);
                 100
             };
-            assert_eq!(
-                run_filtered(&prog, &body),
-                Outcome::Signaled(libc::SIGSYS),
-                "{action}"
-            );
+            assert_eq!(run_filtered(&prog, &body), Outcome::Signaled(libc::SIGSYS), "{action}");
         }
     }
 
@@ -721,12 +675,7 @@ mod tests {
     fn multi_arch_x86_64_x86_x32() {
         let mut profile = allow_list(json!([]));
         profile.set_architectures(Some(
-            serde_json::from_value(json!([
-                "SCMP_ARCH_X86_64",
-                "SCMP_ARCH_X86",
-                "SCMP_ARCH_X32"
-            ]))
-            .expect("arches"),
+            serde_json::from_value(json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])).expect("arches"),
         ));
         let prog = compile(&profile).expect("compile");
         let body = || match sys(libc::SYS_getppid, [0; 6]) {
@@ -742,10 +691,7 @@ mod tests {
         assert!(prog.filters.len() > BASE_ALLOW.len());
         // libseccomp always starts by loading seccomp_data.arch (offset 4).
         let first = prog.filters[0];
-        assert_eq!(
-            first.code,
-            (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16
-        );
+        assert_eq!(first.code, (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16);
         assert_eq!(first.k, 4);
         // ... and ends with a return.
         let last = prog.filters[prog.filters.len() - 1];
@@ -763,25 +709,17 @@ mod tests {
             ],
         }));
         let err = compile(&profile).expect_err("notify must fail").to_string();
-        assert_eq!(
-            err,
-            "linux.seccomp.syscalls[1].action: SCMP_ACT_NOTIFY is not supported"
-        );
+        assert_eq!(err, "linux.seccomp.syscalls[1].action: SCMP_ACT_NOTIFY is not supported");
 
         let profile = parse(json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
         let err = compile(&profile).expect_err("notify must fail").to_string();
-        assert_eq!(
-            err,
-            "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY is not supported"
-        );
+        assert_eq!(err, "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY is not supported");
 
         let profile = parse(json!({
             "defaultAction": "SCMP_ACT_ALLOW",
             "listenerPath": "/run/agent.sock",
         }));
-        let err = compile(&profile)
-            .expect_err("listener must fail")
-            .to_string();
+        let err = compile(&profile).expect_err("listener must fail").to_string();
         assert!(err.contains("SCMP_ACT_NOTIFY is not supported"), "{err}");
         assert!(err.starts_with("linux.seccomp.listenerPath"), "{err}");
     }
@@ -813,10 +751,7 @@ mod tests {
         }));
         let err = compile(&profile).expect_err("must fail").to_string();
         assert!(err.starts_with("linux.seccomp.flags[1]: "), "{err}");
-        assert!(
-            err.contains("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
-            "{err}"
-        );
+        assert!(err.contains("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"), "{err}");
     }
 
     #[test]
@@ -856,10 +791,7 @@ mod tests {
             ],
         }));
         let err = compile(&profile).expect_err("errno").to_string();
-        assert!(
-            err.starts_with("linux.seccomp.syscalls[1].errnoRet: "),
-            "{err}"
-        );
+        assert!(err.starts_with("linux.seccomp.syscalls[1].errnoRet: "), "{err}");
 
         let profile = parse(json!({
             "defaultAction": "SCMP_ACT_ERRNO",
@@ -880,20 +812,14 @@ mod tests {
             }],
         }));
         let err = compile(&profile).expect_err("index").to_string();
-        assert!(
-            err.starts_with("linux.seccomp.syscalls[0].args[1].index: "),
-            "{err}"
-        );
+        assert!(err.starts_with("linux.seccomp.syscalls[0].args[1].index: "), "{err}");
 
         let profile = parse(json!({
             "defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{"names": ["getpid", ""], "action": "SCMP_ACT_ERRNO"}],
         }));
         let err = compile(&profile).expect_err("empty name").to_string();
-        assert!(
-            err.starts_with("linux.seccomp.syscalls[0].names[1]: "),
-            "{err}"
-        );
+        assert!(err.starts_with("linux.seccomp.syscalls[0].names[1]: "), "{err}");
 
         // Unknown actions and operators are rejected by oci-spec itself.
         let bad: Result<LinuxSeccomp, _> = serde_json::from_value(json!({
@@ -936,10 +862,7 @@ mod tests {
 
     #[test]
     fn load_rejects_empty_program_without_syscall() {
-        let prog = BpfProgram {
-            filters: Vec::new(),
-            flags: 0,
-        };
+        let prog = BpfProgram { filters: Vec::new(), flags: 0 };
         // SAFETY: an empty program is rejected before the seccomp syscall,
         // so nothing is installed on the test process.
         assert_eq!(unsafe { load(&prog) }, Err(libc::EINVAL));
@@ -1052,11 +975,7 @@ mod tests {
     #[test]
     fn docker_default_profile_is_accepted_by_the_kernel() {
         let profile: LinuxSeccomp = serde_json::from_str(DOCKER_DEFAULT).expect("fixture");
-        let names: usize = profile
-            .syscalls()
-            .as_ref()
-            .map(|s| s.iter().map(|c| c.names().len()).sum())
-            .unwrap_or(0);
+        let names: usize = profile.syscalls().as_ref().map(|s| s.iter().map(|c| c.names().len()).sum()).unwrap_or(0);
         assert!(names >= 40, "{names}");
         let prog = compile(&profile).expect("compile");
         assert!(prog.filters.len() <= BPF_MAXINSNS);

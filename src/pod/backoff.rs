@@ -105,7 +105,9 @@ mod tests {
         let finished = t0 + Duration::from_secs(11 * 60);
         assert_eq!(b.decide(&cfg, finished, finished), Decision::Now);
         assert_eq!(b.current(), Some(Duration::from_secs(10)));
-        assert!(matches!(b.decide(&cfg, finished, finished), Decision::At { delay, .. } if delay == Duration::from_secs(10)));
+        assert!(
+            matches!(b.decide(&cfg, finished, finished), Decision::At { delay, .. } if delay == Duration::from_secs(10))
+        );
     }
 
     #[test]

@@ -80,7 +80,8 @@ pub fn write_reply(mut s: &UnixStream, r: &Reply) -> Result<()> {
 
 /// Client side: sends a request and waits for the reply.
 pub fn call(path: &Path, req: &Request, timeout: Duration) -> Result<Reply> {
-    let s = short_path(path, |p| UnixStream::connect(p)).with_context(|| format!("connecting to the pod supervisor at {}", path.display()))?;
+    let s = short_path(path, |p| UnixStream::connect(p))
+        .with_context(|| format!("connecting to the pod supervisor at {}", path.display()))?;
     s.set_read_timeout(Some(timeout))?;
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');
@@ -104,7 +105,9 @@ mod tests {
         let p = d.path().join("control.sock");
         let l = listen(&p).unwrap();
         let path = p.clone();
-        let client = std::thread::spawn(move || call(&path, &Request::Stop { grace: Some(3), force: false }, Duration::from_secs(5)));
+        let client = std::thread::spawn(move || {
+            call(&path, &Request::Stop { grace: Some(3), force: false }, Duration::from_secs(5))
+        });
         let s = loop {
             match l.accept() {
                 Ok((s, _)) => break s,

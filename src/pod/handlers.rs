@@ -26,7 +26,8 @@ pub fn address(host: Option<&str>, port: u16) -> Result<SocketAddr> {
         None | Some("localhost") => "127.0.0.1",
         Some(h) => h,
     };
-    let ip: std::net::IpAddr = host.parse().map_err(|_| anyhow!("host {host:?}: only IP addresses and localhost are supported"))?;
+    let ip: std::net::IpAddr =
+        host.parse().map_err(|_| anyhow!("host {host:?}: only IP addresses and localhost are supported"))?;
     Ok(SocketAddr::new(ip, port))
 }
 
@@ -60,7 +61,8 @@ impl Run {
     pub fn poll_fd(&self) -> Option<(BorrowedFd<'_>, nix::poll::PollFlags)> {
         match self {
             Run::Net { sock, sent, http, .. } => {
-                let ev = if http.is_some() && *sent { nix::poll::PollFlags::POLLIN } else { nix::poll::PollFlags::POLLOUT };
+                let ev =
+                    if http.is_some() && *sent { nix::poll::PollFlags::POLLIN } else { nix::poll::PollFlags::POLLOUT };
                 Some((sock.as_fd(), ev))
             }
             _ => None,
@@ -83,7 +85,11 @@ impl Run {
         }
         let mut buf = [0u8; 1024];
         match sock.read(&mut buf) {
-            Ok(0) => Some(if got.starts_with(b"HTTP/") { Ok(()) } else { Err(anyhow!("connection closed before an HTTP response")) }),
+            Ok(0) => Some(if got.starts_with(b"HTTP/") {
+                Ok(())
+            } else {
+                Err(anyhow!("connection closed before an HTTP response"))
+            }),
             Ok(n) => {
                 got.extend_from_slice(&buf[..n]);
                 // Any HTTP response counts, whatever the status (the kubelet's hook rule).
@@ -136,7 +142,11 @@ mod tests {
             s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n").unwrap();
             req
         });
-        let run = connect(address(Some("localhost"), port).unwrap(), Some(("/index.html".into(), format!("localhost:{port}"), vec![]))).unwrap();
+        let run = connect(
+            address(Some("localhost"), port).unwrap(),
+            Some(("/index.html".into(), format!("localhost:{port}"), vec![])),
+        )
+        .unwrap();
         drive(run).unwrap();
         let req = server.join().unwrap();
         assert!(req.starts_with("GET /index.html HTTP/1.1\r\n"), "{req}");

@@ -36,7 +36,13 @@ fn integers_c1_and_edges() {
     // flag bits above the prefix are ignored
     let mut pos = 0;
     assert_eq!(decode_int(&[0xea], &mut pos, 5), Ok(10));
-    for bad in [vec![], vec![0x1f], vec![0x1f, 0x80], vec![0x1f, 0xff, 0xff, 0xff, 0xff, 0x7f], vec![0x1f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]] {
+    for bad in [
+        vec![],
+        vec![0x1f],
+        vec![0x1f, 0x80],
+        vec![0x1f, 0xff, 0xff, 0xff, 0xff, 0x7f],
+        vec![0x1f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
+    ] {
         let mut pos = 0;
         assert!(decode_int(&bad, &mut pos, 5).is_err(), "{bad:?}");
     }
@@ -49,8 +55,14 @@ fn c2_single_representations() {
     assert_eq!(d.decode(&v, 65536).unwrap(), pairs(&[("custom-key", "custom-header")]));
     assert_eq!(d.table_size(), 55);
     let mut d = Decoder::new(4096);
-    assert_eq!(d.decode(&hex("040c 2f73 616d 706c 652f 7061 7468"), 65536).unwrap(), pairs(&[(":path", "/sample/path")]));
-    assert_eq!(d.decode(&hex("1008 7061 7373 776f 7264 0673 6563 7265 74"), 65536).unwrap(), pairs(&[("password", "secret")]));
+    assert_eq!(
+        d.decode(&hex("040c 2f73 616d 706c 652f 7061 7468"), 65536).unwrap(),
+        pairs(&[(":path", "/sample/path")])
+    );
+    assert_eq!(
+        d.decode(&hex("1008 7061 7373 776f 7264 0673 6563 7265 74"), 65536).unwrap(),
+        pairs(&[("password", "secret")])
+    );
     assert_eq!(d.decode(&hex("82"), 65536).unwrap(), pairs(&[(":method", "GET")]));
     assert_eq!(d.table_size(), 0);
 }
@@ -70,25 +82,67 @@ fn run(table: usize, blocks: &[&str], want: &[(&[(&str, &str)], usize)]) {
 
 const REQ: [&[(&str, &str)]; 3] = [
     &[(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "www.example.com")],
-    &[(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "www.example.com"), ("cache-control", "no-cache")],
-    &[(":method", "GET"), (":scheme", "https"), (":path", "/index.html"), (":authority", "www.example.com"), ("custom-key", "custom-value")],
+    &[
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":path", "/"),
+        (":authority", "www.example.com"),
+        ("cache-control", "no-cache"),
+    ],
+    &[
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":path", "/index.html"),
+        (":authority", "www.example.com"),
+        ("custom-key", "custom-value"),
+    ],
 ];
 
 #[test]
 fn c3_c4_requests() {
     let want = [(REQ[0], 57), (REQ[1], 110), (REQ[2], 164)];
-    run(4096, &["8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", "8286 84be 5808 6e6f 2d63 6163 6865",
-        "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65"], &want);
-    run(4096, &["8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff", "8286 84be 5886 a8eb 1064 9cbf",
-        "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf"], &want);
+    run(
+        4096,
+        &[
+            "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
+            "8286 84be 5808 6e6f 2d63 6163 6865",
+            "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
+        ],
+        &want,
+    );
+    run(
+        4096,
+        &[
+            "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff",
+            "8286 84be 5886 a8eb 1064 9cbf",
+            "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf",
+        ],
+        &want,
+    );
 }
 
 #[test]
 fn c5_c6_responses_with_eviction() {
-    let r1: &[(&str, &str)] = &[(":status", "302"), ("cache-control", "private"), ("date", "Mon, 21 Oct 2013 20:13:21 GMT"), ("location", "https://www.example.com")];
-    let r2: &[(&str, &str)] = &[(":status", "307"), ("cache-control", "private"), ("date", "Mon, 21 Oct 2013 20:13:21 GMT"), ("location", "https://www.example.com")];
-    let r3: &[(&str, &str)] = &[(":status", "200"), ("cache-control", "private"), ("date", "Mon, 21 Oct 2013 20:13:22 GMT"), ("location", "https://www.example.com"),
-        ("content-encoding", "gzip"), ("set-cookie", "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1")];
+    let r1: &[(&str, &str)] = &[
+        (":status", "302"),
+        ("cache-control", "private"),
+        ("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
+        ("location", "https://www.example.com"),
+    ];
+    let r2: &[(&str, &str)] = &[
+        (":status", "307"),
+        ("cache-control", "private"),
+        ("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
+        ("location", "https://www.example.com"),
+    ];
+    let r3: &[(&str, &str)] = &[
+        (":status", "200"),
+        ("cache-control", "private"),
+        ("date", "Mon, 21 Oct 2013 20:13:22 GMT"),
+        ("location", "https://www.example.com"),
+        ("content-encoding", "gzip"),
+        ("set-cookie", "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1"),
+    ];
     let want = [(r1, 222), (r2, 222), (r3, 215)];
     run(256, &["4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
         "4803 3330 37c1 c0bf",

@@ -66,11 +66,15 @@ impl Images {
         let text = match std::fs::read_to_string(&cfg_path) {
             Ok(t) => t,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                bail!("image {name:?} not found in {} (import it with `runp image import {name} DIR`)", self.dir.display())
+                bail!(
+                    "image {name:?} not found in {} (import it with `runp image import {name} DIR`)",
+                    self.dir.display()
+                )
             }
             Err(err) => return Err(err).with_context(|| format!("reading {}", cfg_path.display())),
         };
-        let cfg: ImageConfig = serde_json::from_str(&text).with_context(|| format!("parsing {}", cfg_path.display()))?;
+        let cfg: ImageConfig =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", cfg_path.display()))?;
         Ok((e.join("rootfs"), cfg))
     }
 

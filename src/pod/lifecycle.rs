@@ -49,11 +49,18 @@ impl Supervisor {
         }
         let shm = self.dir.path("shm");
         if self.pod.spec.host_ipc {
-            nix::mount::mount(Some("/dev/shm"), &shm, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>).context("binding the host's /dev/shm")?;
+            nix::mount::mount(Some("/dev/shm"), &shm, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+                .context("binding the host's /dev/shm")?;
         } else {
             use nix::mount::MsFlags as F;
-            nix::mount::mount(Some("shm"), &shm, Some("tmpfs"), F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC, Some("mode=1777,size=65536k"))
-                .context("mounting the pod's /dev/shm")?;
+            nix::mount::mount(
+                Some("shm"),
+                &shm,
+                Some("tmpfs"),
+                F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC,
+                Some("mode=1777,size=65536k"),
+            )
+            .context("mounting the pod's /dev/shm")?;
         }
         let hostname = from_pod::pod_hostname(&self.pod);
         let hosts = format!("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t{hostname}\n");
@@ -114,8 +121,10 @@ impl Supervisor {
             }
         }
         if !s.host_network {
-            let ns = std::fs::File::open(format!("/proc/{}/ns/net", pause.pid)).context("opening the pod's network namespace")?;
-            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).context("joining the pod's network namespace")?;
+            let ns = std::fs::File::open(format!("/proc/{}/ns/net", pause.pid))
+                .context("opening the pod's network namespace")?;
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .context("joining the pod's network namespace")?;
         }
         Ok(pause)
     }
@@ -130,13 +139,20 @@ impl Supervisor {
                 std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))?;
                 if ed.medium == StorageMedium::Memory {
                     let size = ed.size_limit.as_ref().and_then(|q| q.bytes()).unwrap_or(64 << 20);
-                    nix::mount::mount(Some("tmpfs"), &dir, Some("tmpfs"), nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV, Some(format!("size={size},mode=1777").as_str()))
-                        .with_context(|| format!("{field}: mounting tmpfs on {}", dir.display()))?;
+                    nix::mount::mount(
+                        Some("tmpfs"),
+                        &dir,
+                        Some("tmpfs"),
+                        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+                        Some(format!("size={size},mode=1777").as_str()),
+                    )
+                    .with_context(|| format!("{field}: mounting tmpfs on {}", dir.display()))?;
                 }
                 self.volumes.insert(v.name.clone(), dir);
             } else if let Some(hp) = &v.host_path {
                 let p = std::path::PathBuf::from(&hp.path);
-                super::volumes::prepare_host_path(&p, hp.type_.as_str()).with_context(|| format!("{field}.hostPath"))?;
+                super::volumes::prepare_host_path(&p, hp.type_.as_str())
+                    .with_context(|| format!("{field}.hostPath"))?;
                 self.volumes.insert(v.name.clone(), p);
             }
         }
@@ -271,7 +287,14 @@ impl Supervisor {
             let msg = format!("{e:#}");
             let fp = self.ctrs[i].field_path.clone();
             self.event("Warning", "Failed", &fp, &format!("Error: {msg}"));
-            let t = Terminated { exit_code: 128, reason: "StartError".into(), message: msg, started_at: now(), finished_at: now(), container_id: self.ctrs[i].status.container_id.clone() };
+            let t = Terminated {
+                exit_code: 128,
+                reason: "StartError".into(),
+                message: msg,
+                started_at: now(),
+                finished_at: now(),
+                container_id: self.ctrs[i].status.container_id.clone(),
+            };
             self.after_exit(i, t, Instant::now());
         }
     }
@@ -298,7 +321,13 @@ impl Supervisor {
         let term = inst_dir.join("termination-log");
         std::fs::write(&term, b"")?;
         std::fs::set_permissions(&term, std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
-        let image = ImageDefaults { rootfs, entrypoint: cfg.entrypoint, cmd: cfg.cmd, env: cfg.env, working_dir: cfg.working_dir };
+        let image = ImageDefaults {
+            rootfs,
+            entrypoint: cfg.entrypoint,
+            cmd: cfg.cmd,
+            env: cfg.env,
+            working_dir: cfg.working_dir,
+        };
         let pause_pid = self.pause.as_ref().map(|p| p.pid).ok_or_else(|| anyhow!("the pod sandbox is gone"))?;
         let ctx = PodContext {
             pod_dir: self.dir.dir.clone(),
@@ -490,7 +519,10 @@ impl Supervisor {
                 };
                 c.restart_at = Some(when);
                 let fp = c.field_path.clone();
-                let msg = format!("Back-off restarting failed container {} in pod {}_{}({})", c.spec.name, pod.name, pod.namespace, pod.uid);
+                let msg = format!(
+                    "Back-off restarting failed container {} in pod {}_{}({})",
+                    c.spec.name, pod.name, pod.namespace, pod.uid
+                );
                 self.event("Warning", "BackOff", &fp, &msg);
             }
         }
@@ -527,7 +559,8 @@ impl Supervisor {
         let fp = self.ctrs[i].field_path.clone();
         self.event("Normal", "Killing", &fp, message);
         self.ctrs[i].hook = None;
-        self.ctrs[i].stopping = Some(Stopping { deadline: crate::time::deadline(grace), signalled: false, kill_at: None, restart });
+        self.ctrs[i].stopping =
+            Some(Stopping { deadline: crate::time::deadline(grace), signalled: false, kill_at: None, restart });
         let has_prestop = self.ctrs[i].spec.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).is_some();
         if has_prestop && !grace.is_zero() {
             self.start_hook(i, HookKind::PreStop);
@@ -545,7 +578,10 @@ impl Supervisor {
 
     /// A sidecar stops after every app container and every later sidecar has exited.
     fn sidecar_turn(&self, i: usize) -> bool {
-        self.ctrs.iter().enumerate().all(|(j, c)| c.inst.is_none() || !(c.kind == Kind::App || (c.kind == Kind::Sidecar && j > i)))
+        self.ctrs
+            .iter()
+            .enumerate()
+            .all(|(j, c)| c.inst.is_none() || !(c.kind == Kind::App || (c.kind == Kind::Sidecar && j > i)))
     }
 
     fn send_stop_signal(&mut self, i: usize) {
@@ -570,7 +606,10 @@ impl Supervisor {
 
     fn stop_signal(&self, i: usize) -> i32 {
         let c = &self.ctrs[i];
-        let name = c.spec.lifecycle.as_ref().and_then(|l| l.stop_signal.clone()).or_else(|| self.images.get(&c.spec.image).ok().map(|(_, cfg)| cfg.stop_signal).filter(|s| !s.is_empty()));
+        let name =
+            c.spec.lifecycle.as_ref().and_then(|l| l.stop_signal.clone()).or_else(|| {
+                self.images.get(&c.spec.image).ok().map(|(_, cfg)| cfg.stop_signal).filter(|s| !s.is_empty())
+            });
         name.and_then(|n| crate::spec::signal::parse(&n).ok()).unwrap_or(libc::SIGTERM)
     }
 
@@ -595,7 +634,12 @@ impl Supervisor {
     fn advance_termination(&mut self) {
         for i in (0..self.ctrs.len()).rev() {
             let c = &self.ctrs[i];
-            if c.kind == Kind::Sidecar && c.inst.is_some() && c.hook.is_none() && c.stopping.as_ref().is_some_and(|s| !s.signalled) && self.sidecar_turn(i) {
+            if c.kind == Kind::Sidecar
+                && c.inst.is_some()
+                && c.hook.is_none()
+                && c.stopping.as_ref().is_some_and(|s| !s.signalled)
+                && self.sidecar_turn(i)
+            {
                 self.send_stop_signal(i);
             }
         }
@@ -621,7 +665,13 @@ impl Supervisor {
     /// Starts a postStart or preStop handler.
     pub fn start_hook(&mut self, i: usize, kind: HookKind) {
         let spec = self.ctrs[i].spec.clone();
-        let handler = spec.lifecycle.as_ref().and_then(|l| if kind == HookKind::PostStart { l.post_start.clone() } else { l.pre_stop.clone() });
+        let handler = spec.lifecycle.as_ref().and_then(|l| {
+            if kind == HookKind::PostStart {
+                l.post_start.clone()
+            } else {
+                l.pre_stop.clone()
+            }
+        });
         let Some(handler) = handler else { return };
         let result: Result<Run> = (|| match handler.action() {
             Some(Action::Exec(e)) => {

@@ -45,8 +45,15 @@ impl H2 {
         frame(&mut out, SETTINGS, 0, 0, &s);
         frame(&mut out, WINDOW_UPDATE, 0, 0, &(WINDOW - 65535).to_be_bytes());
         let mut block = Vec::new();
-        for (k, v) in [(":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Check"), (":authority", &target),
-            ("content-type", "application/grpc"), ("user-agent", USER_AGENT), ("te", "trailers")] {
+        for (k, v) in [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/grpc.health.v1.Health/Check"),
+            (":authority", &target),
+            ("content-type", "application/grpc"),
+            ("user-agent", USER_AGENT),
+            ("te", "trailers"),
+        ] {
             hpack::encode_literal(k, v, &mut block);
         }
         frame(&mut out, HEADERS, END_HEADERS, 1, &block);
@@ -65,8 +72,20 @@ impl H2 {
         msg.extend_from_slice(&(pb.len() as u32).to_be_bytes());
         msg.extend_from_slice(&pb);
         frame(&mut out, DATA, END_STREAM, 1, &msg);
-        H2 { target, within, out, inbuf: Vec::new(), hpack: Decoder::new(hpack::DEFAULT_TABLE_SIZE), preface_seen: false, block: None,
-            headers: None, trailers: None, data: Vec::new(), received: 0, goaway: None }
+        H2 {
+            target,
+            within,
+            out,
+            inbuf: Vec::new(),
+            hpack: Decoder::new(hpack::DEFAULT_TABLE_SIZE),
+            preface_seen: false,
+            block: None,
+            headers: None,
+            trailers: None,
+            data: Vec::new(),
+            received: 0,
+            goaway: None,
+        }
     }
 
     fn connect_failure(&self, why: &str) -> Outcome {
@@ -75,7 +94,9 @@ impl H2 {
 
     fn rpc_failure(&self, code: u32, msg: &str) -> Outcome {
         match code {
-            12 => Outcome::Failure(format!("error: this server does not implement the grpc health protocol (grpc.health.v1.Health): {msg}")),
+            12 => Outcome::Failure(format!(
+                "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): {msg}"
+            )),
             4 => Outcome::Failure(format!("timeout: health rpc did not complete within {}", self.within)),
             _ => {
                 let name = CODES.get(code as usize).map_or_else(|| format!("Code({code})"), |s| s.to_string());
@@ -165,7 +186,9 @@ impl H2 {
                 let debug = String::from_utf8_lossy(&p[8..p.len().min(8 + 256)]).into_owned();
                 let g = format!("code: {}, debug data: {debug:?}", h2_error(code));
                 if last < 1 {
-                    return Some(self.rpc_failure(UNAVAILABLE, &format!("the connection is draining: received goaway: {g}")));
+                    return Some(
+                        self.rpc_failure(UNAVAILABLE, &format!("the connection is draining: received goaway: {g}")),
+                    );
                 }
                 self.goaway = Some(g);
                 None
@@ -180,13 +203,20 @@ impl H2 {
                     12 => 7,
                     _ => INTERNAL,
                 };
-                Some(self.rpc_failure(grpc, &format!("stream terminated by RST_STREAM with error code: {}", h2_error(code))))
+                Some(
+                    self.rpc_failure(
+                        grpc,
+                        &format!("stream terminated by RST_STREAM with error code: {}", h2_error(code)),
+                    ),
+                )
             }
             PUSH_PROMISE => Some(self.protocol("PUSH_PROMISE although push is disabled")),
             HEADERS | CONTINUATION => {
                 let frag = if typ == HEADERS {
                     let pad_skip = usize::from(flags & PADDED != 0) + if flags & PRIORITY != 0 { 5 } else { 0 };
-                    let Some(body) = strip_padding(p, flags, pad_skip) else { return Some(self.protocol("bad padding")) };
+                    let Some(body) = strip_padding(p, flags, pad_skip) else {
+                        return Some(self.protocol("bad padding"));
+                    };
                     self.block = Some((stream, flags & END_STREAM != 0, Vec::new()));
                     body
                 } else if self.block.is_none() {
@@ -207,7 +237,9 @@ impl H2 {
             }
             DATA => {
                 self.received += p.len();
-                let Some(body) = strip_padding(p, flags, usize::from(flags & PADDED != 0)) else { return Some(self.protocol("bad padding")) };
+                let Some(body) = strip_padding(p, flags, usize::from(flags & PADDED != 0)) else {
+                    return Some(self.protocol("bad padding"));
+                };
                 if stream != 1 || self.headers.is_none() || self.trailers.is_some() {
                     return Some(self.protocol("DATA on an unexpected stream or before HEADERS"));
                 }
@@ -215,7 +247,13 @@ impl H2 {
                     return Some(self.protocol("flow control window exceeded"));
                 }
                 if self.data.len() + body.len() > MAX_MESSAGE + 5 {
-                    return Some(self.rpc_failure(8, &format!("grpc: received message larger than max ({} vs. {MAX_MESSAGE})", self.data.len() + body.len() - 5)));
+                    return Some(self.rpc_failure(
+                        8,
+                        &format!(
+                            "grpc: received message larger than max ({} vs. {MAX_MESSAGE})",
+                            self.data.len() + body.len() - 5
+                        ),
+                    ));
                 }
                 self.data.extend_from_slice(body);
                 (flags & END_STREAM != 0).then(|| self.verdict())
@@ -275,7 +313,10 @@ impl H2 {
         }
         let d = &self.data;
         if d.is_empty() {
-            return self.rpc_failure(INTERNAL, "cardinality violation: received no response message from non-server-streaming RPC");
+            return self.rpc_failure(
+                INTERNAL,
+                "cardinality violation: received no response message from non-server-streaming RPC",
+            );
         }
         let len = d.get(1..5).map_or(usize::MAX, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
         if d[0] != 0 {
@@ -285,7 +326,10 @@ impl H2 {
             return self.rpc_failure(INTERNAL, "grpc: failed to receive the whole message: unexpected EOF");
         }
         if d.len() > 5 + len {
-            return self.rpc_failure(INTERNAL, "cardinality violation: expected <EOF> for non server-streaming RPCs, but received another message");
+            return self.rpc_failure(
+                INTERNAL,
+                "cardinality violation: expected <EOF> for non server-streaming RPCs, but received another message",
+            );
         }
         match health_status(&d[5..]) {
             None => self.rpc_failure(INTERNAL, "grpc: failed to unmarshal the received message: malformed protobuf"),
@@ -338,7 +382,9 @@ impl GrpcProbe {
         let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
         let h2 = H2::new(addr.to_string(), go_duration(timeout), service);
         let state = if service.len() > MAX_SERVICE {
-            State::Done(Some(Outcome::Failure(format!("error: health rpc probe failed: service name longer than {MAX_SERVICE} bytes"))))
+            State::Done(Some(Outcome::Failure(format!(
+                "error: health rpc probe failed: service name longer than {MAX_SERVICE} bytes"
+            ))))
         } else {
             match dial(addr) {
                 Ok(s) => State::Connecting(s),
@@ -353,7 +399,10 @@ impl GrpcProbe {
         if self.h2.preface_seen {
             format!("timeout: health rpc did not complete within {}", self.h2.within)
         } else {
-            format!("timeout: failed to connect service {:?} within {}: context deadline exceeded", self.h2.target, self.h2.within)
+            format!(
+                "timeout: failed to connect service {:?} within {}: context deadline exceeded",
+                self.h2.target, self.h2.within
+            )
         }
     }
 
@@ -362,7 +411,9 @@ impl GrpcProbe {
         match &self.state {
             State::Done(_) => None,
             State::Connecting(s) => Some((s.as_fd(), PollFlags::POLLOUT)),
-            State::Open(s) if self.sent < self.h2.out.len() => Some((s.as_fd(), PollFlags::POLLIN | PollFlags::POLLOUT)),
+            State::Open(s) if self.sent < self.h2.out.len() => {
+                Some((s.as_fd(), PollFlags::POLLIN | PollFlags::POLLOUT))
+            }
             State::Open(s) => Some((s.as_fd(), PollFlags::POLLIN)),
         }
     }

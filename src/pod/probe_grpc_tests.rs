@@ -99,8 +99,15 @@ fn request_bytes() {
     let types: Vec<u8> = frames.iter().map(|f| f.0).collect();
     assert_eq!(types, [SETTINGS, WINDOW_UPDATE, HEADERS, DATA]);
     let hs = Decoder::new(4096).decode(&frames[2].3, 65536).unwrap();
-    let want = [(":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Check"), (":authority", "127.0.0.1:8080"),
-        ("content-type", "application/grpc"), ("user-agent", "kube-probe/1.33"), ("te", "trailers")];
+    let want = [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", "/grpc.health.v1.Health/Check"),
+        (":authority", "127.0.0.1:8080"),
+        ("content-type", "application/grpc"),
+        ("user-agent", "kube-probe/1.33"),
+        ("te", "trailers"),
+    ];
     assert_eq!(hs, want.map(|(a, b)| (a.to_string(), b.to_string())));
     assert_eq!((frames[2].1, frames[2].2), (END_HEADERS, 1));
     assert_eq!(frames[3], (DATA, END_STREAM, 1, vec![0, 0, 0, 0, 5, 0x0a, 3, b'f', b'o', b'o']));
@@ -133,7 +140,9 @@ fn in_memory_answers_in_any_chunking() {
     // the client ACKs the server's SETTINGS and answers PING
     let mut h = new_h2();
     h.out.clear();
-    assert!(h.feed(&[fr(SETTINGS, 0, 0, &[]), fr(PING, 0, 0, b"12345678"), fr(PING, ACK, 0, b"abcdefgh")].concat()).is_none());
+    assert!(h
+        .feed(&[fr(SETTINGS, 0, 0, &[]), fr(PING, 0, 0, b"12345678"), fr(PING, ACK, 0, b"abcdefgh")].concat())
+        .is_none());
     assert_eq!(h.out, [fr(SETTINGS, ACK, 0, &[]), fr(PING, ACK, 0, b"12345678")].concat());
 }
 
@@ -144,18 +153,33 @@ fn in_memory_errors() {
         let got = new_h2().feed(&bytes);
         assert!(matches!(&got, Some(Outcome::Failure(m)) if m.contains(want)), "{got:?} lacks {want:?}");
     };
-    check(fr(PING, 0, 0, b"12345678"), "timeout: failed to connect service \"127.0.0.1:9\" within 1s: the server's first frame is not SETTINGS");
-    check([s.clone(), fr(RST_STREAM, 0, 1, &[0, 0, 0, 7])].concat(), "code = Unavailable desc = stream terminated by RST_STREAM with error code: REFUSED_STREAM");
-    check([s.clone(), fr(GOAWAY, 0, 0, &[0, 0, 0, 0, 0, 0, 0, 0])].concat(), "code = Unavailable desc = the connection is draining");
+    check(
+        fr(PING, 0, 0, b"12345678"),
+        "timeout: failed to connect service \"127.0.0.1:9\" within 1s: the server's first frame is not SETTINGS",
+    );
+    check(
+        [s.clone(), fr(RST_STREAM, 0, 1, &[0, 0, 0, 7])].concat(),
+        "code = Unavailable desc = stream terminated by RST_STREAM with error code: REFUSED_STREAM",
+    );
+    check(
+        [s.clone(), fr(GOAWAY, 0, 0, &[0, 0, 0, 0, 0, 0, 0, 0])].concat(),
+        "code = Unavailable desc = the connection is draining",
+    );
     check([s.clone(), fr(HEADERS, END_HEADERS, 1, &[0x80])].concat(), "COMPRESSION_ERROR");
     check([s.clone(), fr(HEADERS, 0, 1, &[0x88]), fr(DATA, 0, 1, &[])].concat(), "expected a CONTINUATION frame");
     check([s.clone(), fr(DATA, 0, 1, &msg(1))].concat(), "before HEADERS");
     check([s.clone(), fr(PUSH_PROMISE, END_HEADERS, 1, &[0, 0, 0, 2])].concat(), "PUSH_PROMISE");
-    check([s.clone(), fr(HEADERS, END_HEADERS | END_STREAM, 1, &[0x8d])].concat(), "(grpc.health.v1.Health): unexpected HTTP status code received from server: 404");
+    check(
+        [s.clone(), fr(HEADERS, END_HEADERS | END_STREAM, 1, &[0x8d])].concat(),
+        "(grpc.health.v1.Health): unexpected HTTP status code received from server: 404",
+    );
     check([s.clone(), fr(HEADERS, END_HEADERS | END_STREAM | PADDED, 1, &[5, 0x88])].concat(), "bad padding");
     let mut h = vec![0x88];
     enc::indexed_literal("content-type", "application/grpc", false, &mut h);
-    check([s.clone(), fr(HEADERS, END_HEADERS, 1, &h), fr(DATA, END_STREAM, 1, &msg(1))].concat(), "server closed the stream without sending trailers");
+    check(
+        [s.clone(), fr(HEADERS, END_HEADERS, 1, &h), fr(DATA, END_STREAM, 1, &msg(1))].concat(),
+        "server closed the stream without sending trailers",
+    );
     let mut big = vec![s.clone(), fr(HEADERS, END_HEADERS, 1, &h)];
     big.extend(std::iter::repeat_n(fr(DATA, 0, 1, &[0; 16384]), 5));
     check(big.concat(), "code = ResourceExhausted desc = grpc: received message larger than max");
@@ -164,7 +188,13 @@ fn in_memory_errors() {
     check([s.clone(), flood].concat(), "too many unanswered control frames");
     let mut h2 = new_h2();
     assert!(h2.feed(&s).is_none());
-    assert_eq!(h2.closed("EOF"), Outcome::Failure("error: health rpc probe failed: rpc error: code = Unavailable desc = error reading from server: EOF".into()));
+    assert_eq!(
+        h2.closed("EOF"),
+        Outcome::Failure(
+            "error: health rpc probe failed: rpc error: code = Unavailable desc = error reading from server: EOF"
+                .into()
+        )
+    );
 }
 
 #[test]
@@ -315,9 +345,15 @@ fn connection_failures() {
     });
     let o = drive(&mut GrpcProbe::start(port, ""));
     let pre = format!("timeout: failed to connect service \"127.0.0.1:{port}\" within 1s: ");
-    assert!(matches!(&o, Outcome::Failure(m) if m.starts_with(&format!("{pre}connection closed before server preface received"))), "{o:?}");
+    assert!(
+        matches!(&o, Outcome::Failure(m) if m.starts_with(&format!("{pre}connection closed before server preface received"))),
+        "{o:?}"
+    );
     let o = drive(&mut GrpcProbe::start(port, ""));
-    assert!(matches!(&o, Outcome::Failure(m) if m.starts_with(&pre) && m.ends_with("(is it an HTTP/2 server?)")), "{o:?}");
+    assert!(
+        matches!(&o, Outcome::Failure(m) if m.starts_with(&pre) && m.ends_with("(is it an HTTP/2 server?)")),
+        "{o:?}"
+    );
     srv.join().unwrap();
     let p = GrpcProbe::start(port, "");
     assert_eq!(p.timeout_message(), format!("{pre}context deadline exceeded"));
@@ -344,8 +380,13 @@ fn against_grpcio_health_server() {
         h.set('', health_pb2.HealthCheckResponse.SERVING)\nh.set('down', health_pb2.HealthCheckResponse.NOT_SERVING)\n\
         health_pb2_grpc.add_HealthServicer_to_server(h, s)\nport = s.add_insecure_port('127.0.0.1:0')\ns.start()\n\
         print(port, flush=True)\nsys.stdin.read()\ns.stop(0)\n";
-    let mut child = match std::process::Command::new("python3").args(["-c", script]).stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn() {
+    let mut child = match std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
         Ok(c) => c,
         Err(e) => return eprintln!("skipped: python3: {e}"),
     };
@@ -358,10 +399,13 @@ fn against_grpcio_health_server() {
     let got: Vec<Outcome> = ["", "down", "nosuch"].iter().map(|s| drive(&mut GrpcProbe::start(port, s))).collect();
     drop(child.stdin.take());
     let _ = child.wait();
-    assert_eq!(got, [
-        Outcome::Success("service healthy".into()),
-        Outcome::Failure("service unhealthy (responded with \"NOT_SERVING\")".into()),
-        // grpcio sends no grpc-message here (grpc-go's server says "unknown service")
-        Outcome::Failure("error: health rpc probe failed: rpc error: code = NotFound desc = ".into()),
-    ]);
+    assert_eq!(
+        got,
+        [
+            Outcome::Success("service healthy".into()),
+            Outcome::Failure("service unhealthy (responded with \"NOT_SERVING\")".into()),
+            // grpcio sends no grpc-message here (grpc-go's server says "unknown service")
+            Outcome::Failure("error: health rpc probe failed: rpc error: code = NotFound desc = ".into()),
+        ]
+    );
 }

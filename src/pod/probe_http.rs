@@ -115,7 +115,9 @@ impl HttpProbe {
         let host = host.trim().trim_start_matches('[').trim_end_matches(']');
         let (url_host, ip) = match host {
             "" => ("127.0.0.1".to_string(), Some(IpAddr::V4(Ipv4Addr::LOCALHOST))),
-            h if h.eq_ignore_ascii_case("localhost") => ("localhost".to_string(), Some(IpAddr::V4(Ipv4Addr::LOCALHOST))),
+            h if h.eq_ignore_ascii_case("localhost") => {
+                ("localhost".to_string(), Some(IpAddr::V4(Ipv4Addr::LOCALHOST)))
+            }
             h => (h.to_ascii_lowercase(), h.parse().ok()),
         };
         let url = Url { host: url_host, port, target: normalize_target(path) };
@@ -151,7 +153,12 @@ impl HttpProbe {
             match first(name) {
                 None => lines.push((canonical_key(name), default.to_string())),
                 Some("") => {}
-                Some(_) => lines.extend(headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(k, v)| (canonical_key(k), v.clone()))),
+                Some(_) => lines.extend(
+                    headers
+                        .iter()
+                        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(k, v)| (canonical_key(k), v.clone())),
+                ),
             }
         }
         for (k, v) in headers {
@@ -247,7 +254,9 @@ impl HttpProbe {
                     Ok(true) => Step::Next(State::Head { sock, buf, informational }),
                     Ok(false) => self.fail(if buf.is_empty() { "EOF" } else { "unexpected EOF" }),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => Step::Wait(State::Head { sock, buf, informational }),
-                    Err(e) if e.kind() == ErrorKind::Interrupted => Step::Next(State::Head { sock, buf, informational }),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {
+                        Step::Next(State::Head { sock, buf, informational })
+                    }
                     Err(e) => self.fail(io_error("read", &sock, &e)),
                 },
             },
@@ -260,8 +269,12 @@ impl HttpProbe {
                 }
                 match read_some(&sock, &mut raw) {
                     Ok(true) => Step::Next(State::Body { sock, status, framing, raw, body }),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => Step::Wait(State::Body { sock, status, framing, raw, body }),
-                    Err(e) if e.kind() == ErrorKind::Interrupted => Step::Next(State::Body { sock, status, framing, raw, body }),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        Step::Wait(State::Body { sock, status, framing, raw, body })
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {
+                        Step::Next(State::Body { sock, status, framing, raw, body })
+                    }
                     Ok(false) | Err(_) => finish(&body),
                 }
             }
@@ -277,7 +290,9 @@ impl HttpProbe {
                 Ok(Some(next)) => {
                     // Go's client: the 10th redirect response ends the chain (9 are followed).
                     if self.redirects + 1 >= MAX_REDIRECTS {
-                        return Step::Finish(Outcome::Failure(format!("Get {loc:?}: stopped after {MAX_REDIRECTS} redirects")));
+                        return Step::Finish(Outcome::Failure(format!(
+                            "Get {loc:?}: stopped after {MAX_REDIRECTS} redirects"
+                        )));
                     }
                     drop(sock);
                     self.redirects += 1;
@@ -289,7 +304,8 @@ impl HttpProbe {
         if !(200..400).contains(&status) {
             return Step::Finish(Outcome::Failure(format!("HTTP probe failed with statuscode: {status}")));
         }
-        let te = header(headers, "transfer-encoding").map(|v| v.rsplit(',').next().unwrap_or("").trim().to_ascii_lowercase());
+        let te = header(headers, "transfer-encoding")
+            .map(|v| v.rsplit(',').next().unwrap_or("").trim().to_ascii_lowercase());
         let framing = if status == 204 || status == 304 {
             Framing::Done
         } else if te.as_deref() == Some("chunked") {
@@ -297,7 +313,10 @@ impl HttpProbe {
         } else if let Some(cl) = header(headers, "content-length") {
             match cl.trim().parse::<usize>() {
                 Ok(n) => Framing::Length(n),
-                Err(_) => return self.fail(format!("net/http: HTTP/1.x transport connection broken: bad Content-Length {cl:?}")),
+                Err(_) => {
+                    return self
+                        .fail(format!("net/http: HTTP/1.x transport connection broken: bad Content-Length {cl:?}"))
+                }
             }
         } else {
             Framing::Eof

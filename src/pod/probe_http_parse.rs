@@ -13,7 +13,11 @@ pub(super) struct Url {
 
 impl Url {
     pub(super) fn authority(&self) -> String {
-        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 }
 
@@ -77,7 +81,9 @@ pub(super) fn normalize_target(path: &str) -> String {
 /// host and port), Ok(None) for anything else, which is not followed.
 pub(super) fn resolve_location(base: &Url, loc: &str) -> Result<Option<Url>> {
     let loc = loc.trim().split('#').next().unwrap_or("");
-    let scheme_len = loc.find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c))).filter(|&i| i > 0 && loc.as_bytes()[i] == b':');
+    let scheme_len = loc
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+        .filter(|&i| i > 0 && loc.as_bytes()[i] == b':');
     let rest = match scheme_len {
         Some(_) if !loc.as_bytes()[0].is_ascii_alphabetic() => bail!("first path segment in URL cannot contain colon"),
         Some(i) if loc[..i].eq_ignore_ascii_case("http") && loc[i + 1..].starts_with("//") => &loc[i + 1..],
@@ -94,7 +100,8 @@ pub(super) fn resolve_location(base: &Url, loc: &str) -> Result<Option<Url>> {
         } else {
             hostport.rsplit_once(':').unwrap_or((hostport, ""))
         };
-        let port: u16 = if port.is_empty() { 80 } else { port.parse().map_err(|_| anyhow::anyhow!("invalid port {port:?}"))? };
+        let port: u16 =
+            if port.is_empty() { 80 } else { port.parse().map_err(|_| anyhow::anyhow!("invalid port {port:?}"))? };
         if !host.eq_ignore_ascii_case(&base.host) || port != base.port {
             return Ok(None);
         }
@@ -175,7 +182,9 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<(u16, Vec<(String, Strin
         lines.push(line);
     };
     let status_line = lines.first().copied().unwrap_or_default();
-    let Some(sp) = status_line.iter().position(|&b| b == b' ') else { return Err(malformed("malformed HTTP response", status_line)) };
+    let Some(sp) = status_line.iter().position(|&b| b == b' ') else {
+        return Err(malformed("malformed HTTP response", status_line));
+    };
     let (proto, rest) = (&status_line[..sp], &status_line[sp + 1..]);
     let rest = &rest[rest.iter().position(|&b| b != b' ').unwrap_or(rest.len())..];
     let code = &rest[..rest.iter().position(|&b| b == b' ').unwrap_or(rest.len())];
@@ -194,12 +203,16 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<(u16, Vec<(String, Strin
     let mut headers: Vec<(String, String)> = Vec::new();
     for (i, line) in lines.iter().enumerate().skip(1) {
         if line[0] == b' ' || line[0] == b'\t' {
-            let Some(last) = headers.last_mut().filter(|_| i > 1) else { return Err(malformed("malformed MIME header initial line:", line)) };
+            let Some(last) = headers.last_mut().filter(|_| i > 1) else {
+                return Err(malformed("malformed MIME header initial line:", line));
+            };
             last.1.push(' ');
             last.1.push_str(String::from_utf8_lossy(line).trim_matches([' ', '\t']));
             continue;
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else { return Err(malformed("malformed MIME header line:", line)) };
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return Err(malformed("malformed MIME header line:", line));
+        };
         let name = String::from_utf8_lossy(&line[..colon]).into_owned();
         if !is_token(&name) {
             return Err(malformed("malformed MIME header line:", line));

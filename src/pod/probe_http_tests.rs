@@ -36,9 +36,19 @@ fn parses_heads() {
     for i in 0..full.len() {
         assert!(parse_response_head(&full[..i]).unwrap().is_none(), "prefix {i}");
     }
-    for bad in ["garbage\r\n\r\n", "SSH-2.0-OpenSSH\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/x.1 200 OK\r\n\r\n",
-        "HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", "HTTP/1.1 200 OK\r\n folded-first\r\n\r\n", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
-        "HTTP/1.1 abc OK\r\n\r\n", "HTTP/11 200 OK\r\n\r\n"] {
+    for bad in [
+        "garbage\r\n\r\n",
+        "SSH-2.0-OpenSSH\r\n",
+        "HTTP/1.1 20 OK\r\n\r\n",
+        "HTTP/1.1 2000 OK\r\n\r\n",
+        "HTTP/x.1 200 OK\r\n\r\n",
+        "HTTP/1.1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nNoColon\r\n\r\n",
+        "HTTP/1.1 200 OK\r\n folded-first\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+        "HTTP/1.1 abc OK\r\n\r\n",
+        "HTTP/11 200 OK\r\n\r\n",
+    ] {
         assert!(parse_response_head(bad.as_bytes()).is_err(), "{bad:?}");
     }
     // garbage is rejected from its first byte, without waiting for a line end
@@ -87,7 +97,15 @@ fn location_resolution() {
     assert_eq!(res("http://127.0.0.1:8080"), Some("/".into()));
     assert_eq!(res("HTTP://user@127.0.0.1:8080/p q"), Some("/p%20q".into()));
     assert_eq!(res("//127.0.0.1:8080/z"), Some("/z".into()));
-    for other in ["http://127.0.0.1:9090/", "http://127.0.0.1/", "https://127.0.0.1:8080/", "http://localhost:8080/", "//evil:8080/", "mailto:x", "http:/x"] {
+    for other in [
+        "http://127.0.0.1:9090/",
+        "http://127.0.0.1/",
+        "https://127.0.0.1:8080/",
+        "http://localhost:8080/",
+        "//evil:8080/",
+        "mailto:x",
+        "http:/x",
+    ] {
         assert_eq!(res(other), None, "{other}");
     }
     assert!(resolve_location(&base, "http://127.0.0.1:99999/").is_err());
@@ -174,11 +192,22 @@ fn r(s: &str) -> Vec<u8> {
 
 #[test]
 fn status_rules_and_request_shape() {
-    let (port, h) = serve(vec![r("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), r("HTTP/1.1 399 X\r\n\r\n"), r("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"),
-        r("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"), r("HTTP/1.0 200 OK\r\n\r\nuntil eof")]);
+    let (port, h) = serve(vec![
+        r("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        r("HTTP/1.1 399 X\r\n\r\n"),
+        r("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"),
+        r("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"),
+        r("HTTP/1.0 200 OK\r\n\r\nuntil eof"),
+    ]);
     assert_eq!(drive(&mut HttpProbe::start("", port, "healthz", &[])), Outcome::Success("ok".into()));
-    assert_eq!(drive(&mut HttpProbe::start("127.0.0.1", port, "/", &[])), Outcome::Warning("Probe terminated redirects, Response body: ".into()));
-    assert_eq!(drive(&mut HttpProbe::start("localhost", port, "/", &[])), Outcome::Failure("HTTP probe failed with statuscode: 404".into()));
+    assert_eq!(
+        drive(&mut HttpProbe::start("127.0.0.1", port, "/", &[])),
+        Outcome::Warning("Probe terminated redirects, Response body: ".into())
+    );
+    assert_eq!(
+        drive(&mut HttpProbe::start("localhost", port, "/", &[])),
+        Outcome::Failure("HTTP probe failed with statuscode: 404".into())
+    );
     assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Success(String::new()));
     assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Success("until eof".into()));
     let reqs = h.join().unwrap();
@@ -189,15 +218,24 @@ fn status_rules_and_request_shape() {
 #[test]
 fn header_overrides() {
     let (port, h) = serve(vec![r("HTTP/1.1 200 OK\r\n\r\n")]);
-    let hs: Vec<(String, String)> = [("host", "example.com"), ("User-Agent", ""), ("accept", "text/plain"), ("x-custom", "1"), ("X-Custom", "2")]
-        .iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let hs: Vec<(String, String)> =
+        [("host", "example.com"), ("User-Agent", ""), ("accept", "text/plain"), ("x-custom", "1"), ("X-Custom", "2")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
     assert_eq!(drive(&mut HttpProbe::start("", port, "/p?x=1", &hs)), Outcome::Success(String::new()));
     let req = h.join().unwrap().remove(0);
     assert_eq!(req, "GET /p?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: text/plain\r\nConnection: close\r\nX-Custom: 1\r\nX-Custom: 2\r\n\r\n");
     let bad = vec![("X-A".to_string(), "a\r\nInjected: 1".to_string())];
     let o = drive(&mut HttpProbe::start("", 1, "/", &bad));
-    assert_eq!(o, Outcome::Failure("Get \"http://127.0.0.1:1/\": net/http: invalid header field value for \"X-A\"".into()));
-    assert_eq!(drive(&mut HttpProbe::start_scheme("HTTPS", "", 1, "/", &[])), Outcome::Failure("HTTPS probes are not supported".into()));
+    assert_eq!(
+        o,
+        Outcome::Failure("Get \"http://127.0.0.1:1/\": net/http: invalid header field value for \"X-A\"".into())
+    );
+    assert_eq!(
+        drive(&mut HttpProbe::start_scheme("HTTPS", "", 1, "/", &[])),
+        Outcome::Failure("HTTPS probes are not supported".into())
+    );
     let o = drive(&mut HttpProbe::start("example.com", 1, "/", &[]));
     assert!(matches!(o, Outcome::Failure(m) if m.contains("only IP addresses")));
 }
@@ -211,11 +249,15 @@ fn redirects_same_origin_only() {
     let (port, h) = serve(vec![
         r("HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n"),
         r("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone"),
-        format!("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{op}/\r\nContent-Length: 5\r\n\r\nmoved").into_bytes(),
+        format!("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{op}/\r\nContent-Length: 5\r\n\r\nmoved")
+            .into_bytes(),
         r("HTTP/1.1 301 Moved\r\nLocation: http://evil.example/\r\n\r\n"),
     ]);
     assert_eq!(drive(&mut HttpProbe::start("", port, "/start", &[])), Outcome::Success("done".into()));
-    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Warning("Probe terminated redirects, Response body: moved".into()));
+    assert_eq!(
+        drive(&mut HttpProbe::start("", port, "/", &[])),
+        Outcome::Warning("Probe terminated redirects, Response body: moved".into())
+    );
     let mut p = HttpProbe::start("", port, "/", &[]);
     let o = std::thread::spawn(move || drive(&mut p));
     let reqs = h.join().unwrap(); // the 4th response has no length: the server's close ends it
@@ -248,8 +290,11 @@ fn bodies_are_capped_and_never_waited_for_beyond_need() {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let srv = std::thread::spawn(move || {
         let mut keep = Vec::new();
-        for resp in [r("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"), r("HTTP/1.1 503 Busy\r\nContent-Length: 100000\r\n\r\n"),
-            [r("HTTP/1.1 200 OK\r\n\r\n"), vec![b'z'; 20000]].concat()] {
+        for resp in [
+            r("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"),
+            r("HTTP/1.1 503 Busy\r\nContent-Length: 100000\r\n\r\n"),
+            [r("HTTP/1.1 200 OK\r\n\r\n"), vec![b'z'; 20000]].concat(),
+        ] {
             let (mut s, _) = l.accept().unwrap();
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf).unwrap();
@@ -259,7 +304,10 @@ fn bodies_are_capped_and_never_waited_for_beyond_need() {
         let _ = rx.recv();
     });
     assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Success("abc".into()));
-    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Failure("HTTP probe failed with statuscode: 503".into()));
+    assert_eq!(
+        drive(&mut HttpProbe::start("", port, "/", &[])),
+        Outcome::Failure("HTTP probe failed with statuscode: 503".into())
+    );
     assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Success("z".repeat(MAX_BODY)));
     tx.send(()).unwrap();
     srv.join().unwrap();
@@ -271,16 +319,30 @@ fn connection_errors_read_like_the_kubelet() {
     let port = l.local_addr().unwrap().port();
     drop(l);
     let o = drive(&mut HttpProbe::start("", port, "/healthz", &[]));
-    assert_eq!(o, Outcome::Failure(format!("Get \"http://127.0.0.1:{port}/healthz\": dial tcp 127.0.0.1:{port}: connect: connection refused")));
+    assert_eq!(
+        o,
+        Outcome::Failure(format!(
+            "Get \"http://127.0.0.1:{port}/healthz\": dial tcp 127.0.0.1:{port}: connect: connection refused"
+        ))
+    );
     let (port, h) = serve(vec![vec![], r("SSH-2.0-x\r\n"), r("HTTP/1.1 200 OK\r\nContent-Le")]);
-    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Failure(format!("Get \"http://127.0.0.1:{port}/\": EOF")));
+    assert_eq!(
+        drive(&mut HttpProbe::start("", port, "/", &[])),
+        Outcome::Failure(format!("Get \"http://127.0.0.1:{port}/\": EOF"))
+    );
     let o = drive(&mut HttpProbe::start("", port, "/", &[]));
     let want = format!("Get \"http://127.0.0.1:{port}/\": net/http: HTTP/1.x transport connection broken: malformed HTTP response \"SSH");
     assert!(matches!(&o, Outcome::Failure(m) if m.starts_with(&want)), "{o:?}");
-    assert_eq!(drive(&mut HttpProbe::start("", port, "/", &[])), Outcome::Failure(format!("Get \"http://127.0.0.1:{port}/\": unexpected EOF")));
+    assert_eq!(
+        drive(&mut HttpProbe::start("", port, "/", &[])),
+        Outcome::Failure(format!("Get \"http://127.0.0.1:{port}/\": unexpected EOF"))
+    );
     h.join().unwrap();
     let p = HttpProbe::start("", 8080, "/x", &[]);
-    assert_eq!(p.timeout_message(), "Get \"http://127.0.0.1:8080/x\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)");
+    assert_eq!(
+        p.timeout_message(),
+        "Get \"http://127.0.0.1:8080/x\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+    );
 }
 
 #[test]

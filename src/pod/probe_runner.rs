@@ -79,7 +79,9 @@ impl Supervisor {
     pub fn probe_exited(&mut self, i: usize, w: usize, code: i32) {
         let Some(worker) = self.ctrs[i].probes.get_mut(w) else { return };
         // Whatever output is left in the pipe.
-        while worker.running.is_some() && matches!(worker.running.as_ref().map(|r| &r.check), Some(Check::Exec { out: Some(_), .. })) {
+        while worker.running.is_some()
+            && matches!(worker.running.as_ref().map(|r| &r.check), Some(Check::Exec { out: Some(_), .. }))
+        {
             let before = match worker.running.as_ref().map(|r| &r.check) {
                 Some(Check::Exec { buf, .. }) => buf.len(),
                 _ => 0,
@@ -132,14 +134,20 @@ impl Supervisor {
         let tname = kind.name();
         match &v {
             Verdict::Failure(out) => self.event("Warning", "Unhealthy", &fp, &format!("{tname} probe failed: {out}")),
-            Verdict::Warning(out) => self.event("Warning", "ProbeWarning", &fp, &format!("{tname} probe warning: {out}")),
+            Verdict::Warning(out) => {
+                self.event("Warning", "ProbeWarning", &fp, &format!("{tname} probe warning: {out}"))
+            }
             Verdict::Error(e) => self.event("Warning", "Unhealthy", &fp, &format!("{tname} probe errored: {e}")),
             Verdict::Success => {}
         }
         let Some(result) = changed else { return };
         self.probe_changed = true;
         let policy = self.pod.spec.restart_policy;
-        let will = if policy != RestartPolicy::Never || self.ctrs[i].kind == Kind::Sidecar { ", will be restarted" } else { "" };
+        let will = if policy != RestartPolicy::Never || self.ctrs[i].kind == Kind::Sidecar {
+            ", will be restarted"
+        } else {
+            ""
+        };
         match (kind, result) {
             (PKind::Startup, true) => {
                 self.ctrs[i].status.started = true;
@@ -148,7 +156,11 @@ impl Supervisor {
             (PKind::Readiness, _) => self.update_ready(i),
             (PKind::Startup, false) | (PKind::Liveness, false) => {
                 let what = if kind == PKind::Startup { "startup" } else { "liveness" };
-                let grace = self.ctrs[i].probes.get(w).and_then(|x| x.probe.termination_grace_period_seconds).unwrap_or(self.pod.spec.termination_grace_period_seconds);
+                let grace = self.ctrs[i]
+                    .probes
+                    .get(w)
+                    .and_then(|x| x.probe.termination_grace_period_seconds)
+                    .unwrap_or(self.pod.spec.termination_grace_period_seconds);
                 let msg = format!("Container {name} failed {what} probe{will}");
                 self.stop_container(i, crate::time::secs(grace.max(1)), &msg, true);
             }

@@ -103,7 +103,9 @@ impl Worker {
         if self.on_hold || self.running.is_some() {
             return false;
         }
-        if now.saturating_duration_since(self.started) < Duration::from_secs(self.probe.initial_delay_seconds.max(0) as u64) {
+        if now.saturating_duration_since(self.started)
+            < Duration::from_secs(self.probe.initial_delay_seconds.max(0) as u64)
+        {
             return false;
         }
         match self.kind {
@@ -195,7 +197,9 @@ fn outcome(o: Outcome) -> Verdict {
 /// The workers a container instance gets.
 pub fn workers(c: &Container, started: Instant) -> Vec<Worker> {
     let mut v = Vec::new();
-    for (kind, p) in [(Kind::Startup, &c.startup_probe), (Kind::Liveness, &c.liveness_probe), (Kind::Readiness, &c.readiness_probe)] {
+    for (kind, p) in
+        [(Kind::Startup, &c.startup_probe), (Kind::Liveness, &c.liveness_probe), (Kind::Readiness, &c.readiness_probe)]
+    {
         if let Some(p) = p {
             v.push(Worker::new(kind, p, started));
         }
@@ -231,13 +235,18 @@ pub fn start_net(probe: &Probe, c: &Container) -> Result<Option<Check>, String> 
             let port = port(&h.port, c)?;
             let host = h.host.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "127.0.0.1".into());
             let path = if h.path.is_empty() { "/".to_string() } else { h.path.clone() };
-            let headers: Vec<(String, String)> = h.http_headers.iter().map(|x| (x.name.clone(), x.value.clone())).collect();
+            let headers: Vec<(String, String)> =
+                h.http_headers.iter().map(|x| (x.name.clone(), x.value.clone())).collect();
             Ok(Some(Check::Http(Box::new(HttpProbe::start_scheme(h.scheme.as_str(), &host, port, &path, &headers)))))
         }
         Some(Action::Grpc(g)) => {
             let port = u16::try_from(g.port).map_err(|_| format!("invalid port {}", g.port))?;
             let timeout = std::time::Duration::from_secs(probe.timeout_seconds.max(1) as u64);
-            Ok(Some(Check::Grpc(Box::new(GrpcProbe::start_with_timeout(port, g.service.as_deref().unwrap_or(""), timeout)))))
+            Ok(Some(Check::Grpc(Box::new(GrpcProbe::start_with_timeout(
+                port,
+                g.service.as_deref().unwrap_or(""),
+                timeout,
+            )))))
         }
         _ => Ok(None),
     }
@@ -248,7 +257,14 @@ mod tests {
     use super::*;
 
     fn probe(success: i32, failure: i32, period: i32, delay: i32) -> Probe {
-        Probe { success_threshold: success, failure_threshold: failure, period_seconds: period, initial_delay_seconds: delay, timeout_seconds: 1, ..Default::default() }
+        Probe {
+            success_threshold: success,
+            failure_threshold: failure,
+            period_seconds: period,
+            initial_delay_seconds: delay,
+            timeout_seconds: 1,
+            ..Default::default()
+        }
     }
 
     #[test]

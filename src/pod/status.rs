@@ -212,7 +212,8 @@ pub struct Condition {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Conditions(pub BTreeMap<String, Condition>);
 
-pub const CONDITION_ORDER: [&str; 5] = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
+pub const CONDITION_ORDER: [&str; 5] =
+    ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
 
 impl Conditions {
     pub fn set(&mut self, kind: &str, status: bool, reason: &str, message: &str, now: &str) {
@@ -220,7 +221,10 @@ impl Conditions {
             Some(c) if c.status == status => c.since.clone(),
             _ => now.to_string(),
         };
-        self.0.insert(kind.to_string(), Condition { status, since, reason: reason.to_string(), message: message.to_string() });
+        self.0.insert(
+            kind.to_string(),
+            Condition { status, since, reason: reason.to_string(), message: message.to_string() },
+        );
     }
 
     pub fn get(&self, kind: &str) -> Option<&Condition> {
@@ -247,7 +251,13 @@ impl Conditions {
 }
 
 /// Recomputes Initialized, ContainersReady and Ready (pod-lifecycle.md §1.4).
-pub fn update_conditions(conds: &mut Conditions, containers: &[ContainerStatus], phase: Phase, app_started: bool, now: &str) {
+pub fn update_conditions(
+    conds: &mut Conditions,
+    containers: &[ContainerStatus],
+    phase: Phase,
+    app_started: bool,
+    now: &str,
+) {
     let names = |f: &dyn Fn(&ContainerStatus) -> bool| -> Vec<String> {
         containers.iter().filter(|c| f(c)).map(|c| c.name.clone()).collect()
     };
@@ -266,7 +276,13 @@ pub fn update_conditions(conds: &mut Conditions, containers: &[ContainerStatus],
     } else if incomplete.is_empty() || app_started {
         conds.set("Initialized", true, "", "", now);
     } else {
-        conds.set("Initialized", false, "ContainersNotInitialized", &format!("containers with incomplete status: [{}]", incomplete.join(" ")), now);
+        conds.set(
+            "Initialized",
+            false,
+            "ContainersNotInitialized",
+            &format!("containers with incomplete status: [{}]", incomplete.join(" ")),
+            now,
+        );
     }
     let unready = names(&|c| matches!(c.kind, Kind::App | Kind::Sidecar) && !c.ready);
     let (ok, reason, message) = match phase {
@@ -291,9 +307,15 @@ pub fn display_status(phase: Phase, reason: &str, containers: &[ContainerStatus]
             State::Terminated(t) if t.exit_code == 0 => continue,
             _ if c.kind == Kind::Sidecar && c.started => continue,
             State::Terminated(t) => {
-                return if t.reason.is_empty() { format!("Init:ExitCode:{}", t.exit_code) } else { format!("Init:{}", t.reason) };
+                return if t.reason.is_empty() {
+                    format!("Init:ExitCode:{}", t.exit_code)
+                } else {
+                    format!("Init:{}", t.reason)
+                };
             }
-            State::Waiting { reason, .. } if !reason.is_empty() && reason != "PodInitializing" => return format!("Init:{reason}"),
+            State::Waiting { reason, .. } if !reason.is_empty() && reason != "PodInitializing" => {
+                return format!("Init:{reason}")
+            }
             _ => return format!("Init:{i}/{}", inits.len()),
         }
     }
@@ -368,7 +390,11 @@ mod tests {
         State::Running { started_at: "t".into() }
     }
     fn exited(code: i32) -> State {
-        State::Terminated(Terminated { exit_code: code, reason: if code == 0 { "Completed".into() } else { "Error".into() }, ..Default::default() })
+        State::Terminated(Terminated {
+            exit_code: code,
+            reason: if code == 0 { "Completed".into() } else { "Error".into() },
+            ..Default::default()
+        })
     }
     fn waiting(r: &str) -> State {
         State::Waiting { reason: r.into(), message: String::new() }
@@ -382,22 +408,77 @@ mod tests {
         assert_eq!(phase(&[c("a", Kind::App, exited(3), None)], "Never", false, true), Failed);
         assert_eq!(phase(&[c("a", Kind::App, exited(0), None)], "OnFailure", false, true), Succeeded);
         assert_eq!(phase(&[c("a", Kind::App, exited(0), None)], "Always", false, true), Running);
-        assert_eq!(phase(&[c("a", Kind::App, exited(1), None), c("b", Kind::App, running(), None)], "Never", false, true), Running);
-        assert_eq!(phase(&[c("a", Kind::App, exited(1), None), c("b", Kind::App, exited(0), None)], "Never", false, true), Failed);
-        assert_eq!(phase(&[c("a", Kind::App, exited(1), None), c("b", Kind::App, exited(0), None)], "OnFailure", false, true), Running);
+        assert_eq!(
+            phase(&[c("a", Kind::App, exited(1), None), c("b", Kind::App, running(), None)], "Never", false, true),
+            Running
+        );
+        assert_eq!(
+            phase(&[c("a", Kind::App, exited(1), None), c("b", Kind::App, exited(0), None)], "Never", false, true),
+            Failed
+        );
+        assert_eq!(
+            phase(&[c("a", Kind::App, exited(1), None), c("b", Kind::App, exited(0), None)], "OnFailure", false, true),
+            Running
+        );
         // L-11: one app never started → Pending
-        assert_eq!(phase(&[c("a", Kind::App, running(), None), c("b", Kind::App, waiting("ErrImagePull"), None)], "Always", false, true), Pending);
+        assert_eq!(
+            phase(
+                &[c("a", Kind::App, running(), None), c("b", Kind::App, waiting("ErrImagePull"), None)],
+                "Always",
+                false,
+                true
+            ),
+            Pending
+        );
         // L-12: crash-looping app counts as stopped, not waiting
-        assert_eq!(phase(&[c("a", Kind::App, running(), None), c("b", Kind::App, waiting("CrashLoopBackOff"), Some(1))], "Always", false, true), Running);
+        assert_eq!(
+            phase(
+                &[c("a", Kind::App, running(), None), c("b", Kind::App, waiting("CrashLoopBackOff"), Some(1))],
+                "Always",
+                false,
+                true
+            ),
+            Running
+        );
         // init containers
-        assert_eq!(phase(&[c("i", Kind::Init, exited(1), None), c("a", Kind::App, waiting("PodInitializing"), None)], "Never", false, false), Failed);
-        assert_eq!(phase(&[c("i", Kind::Init, waiting("CrashLoopBackOff"), Some(1)), c("a", Kind::App, waiting("PodInitializing"), None)], "Always", false, false), Pending);
-        assert_eq!(phase(&[c("i", Kind::Init, running(), None), c("a", Kind::App, waiting("PodInitializing"), None)], "Always", false, false), Pending);
+        assert_eq!(
+            phase(
+                &[c("i", Kind::Init, exited(1), None), c("a", Kind::App, waiting("PodInitializing"), None)],
+                "Never",
+                false,
+                false
+            ),
+            Failed
+        );
+        assert_eq!(
+            phase(
+                &[
+                    c("i", Kind::Init, waiting("CrashLoopBackOff"), Some(1)),
+                    c("a", Kind::App, waiting("PodInitializing"), None)
+                ],
+                "Always",
+                false,
+                false
+            ),
+            Pending
+        );
+        assert_eq!(
+            phase(
+                &[c("i", Kind::Init, running(), None), c("a", Kind::App, waiting("PodInitializing"), None)],
+                "Always",
+                false,
+                false
+            ),
+            Pending
+        );
         // terminal: all stopped, decided by exit codes whatever the policy (L-56, L-57)
         assert_eq!(phase(&[c("a", Kind::App, exited(0), None)], "Always", true, true), Succeeded);
         assert_eq!(phase(&[c("a", Kind::App, exited(143), None)], "Always", true, true), Failed);
         // sidecar exits never decide (L-40)
-        assert_eq!(phase(&[c("s", Kind::Sidecar, exited(1), None), c("a", Kind::App, running(), None)], "Never", false, true), Running);
+        assert_eq!(
+            phase(&[c("s", Kind::Sidecar, exited(1), None), c("a", Kind::App, running(), None)], "Never", false, true),
+            Running
+        );
     }
 
     #[test]
@@ -412,14 +493,21 @@ mod tests {
         cs[0].ready = false;
         update_conditions(&mut conds, &cs, Phase::Running, true, "T3");
         let r = conds.get("Ready").unwrap();
-        assert_eq!((r.status, r.since.as_str(), r.message.as_str()), (false, "T3", "containers with unready status: [a]"));
+        assert_eq!(
+            (r.status, r.since.as_str(), r.message.as_str()),
+            (false, "T3", "containers with unready status: [a]")
+        );
         update_conditions(&mut conds, &cs, Phase::Succeeded, true, "T4");
         assert_eq!(conds.get("ContainersReady").unwrap().reason, "PodCompleted");
     }
 
     #[test]
     fn display() {
-        let inits = vec![c("i1", Kind::Init, running(), None), c("i2", Kind::Init, waiting(INITIALIZING), None), c("a", Kind::App, waiting(INITIALIZING), None)];
+        let inits = vec![
+            c("i1", Kind::Init, running(), None),
+            c("i2", Kind::Init, waiting(INITIALIZING), None),
+            c("a", Kind::App, waiting(INITIALIZING), None),
+        ];
         assert_eq!(display_status(Phase::Pending, "", &inits, false), "Init:0/2");
         let failed = vec![c("i1", Kind::Init, exited(1), None), c("a", Kind::App, waiting(INITIALIZING), None)];
         assert_eq!(display_status(Phase::Failed, "", &failed, false), "Init:Error");

@@ -27,7 +27,11 @@ pub fn pods_root(root: &Path) -> PathBuf {
 impl PodDir {
     pub fn new(root: &Path, name: &str) -> Result<PodDir> {
         // DNS-1123 subdomain characters only: never a path separator or "..".
-        if name.is_empty() || name.len() > 253 || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.') || name.starts_with('.') {
+        if name.is_empty()
+            || name.len() > 253
+            || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            || name.starts_with('.')
+        {
             bail!("invalid pod name {name:?}");
         }
         Ok(PodDir { name: name.to_string(), dir: pods_root(root).join(name) })
@@ -36,7 +40,10 @@ impl PodDir {
     /// Creates the directory; fails if the pod exists.
     pub fn create(&self) -> Result<()> {
         if let Some(parent) = self.dir.parent() {
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
         match std::fs::DirBuilder::new().mode(0o700).create(&self.dir) {

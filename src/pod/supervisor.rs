@@ -160,7 +160,8 @@ impl Supervisor {
         // false gives each container its own).
         let share_pid = pod.spec.share_process_namespace.unwrap_or(true);
         let devnull = std::fs::File::open("/dev/null").context("opening /dev/null")?;
-        let probe_trace = std::env::var_os("RUNP_PROBE_TRACE").and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+        let probe_trace = std::env::var_os("RUNP_PROBE_TRACE")
+            .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
         Ok(Supervisor {
             opts,
             pod,
@@ -208,7 +209,8 @@ impl Supervisor {
     pub fn event(&mut self, kind: &str, reason: &str, field_path: &str, message: &str) {
         let e = self.events.record(kind, reason, field_path, message);
         if self.opts.print_events {
-            let obj = if field_path.is_empty() { format!("pod/{}", self.pod.metadata.name) } else { field_path.to_string() };
+            let obj =
+                if field_path.is_empty() { format!("pod/{}", self.pod.metadata.name) } else { field_path.to_string() };
             println!("{} {:<7} {:<20} {}: {}", e.last_timestamp, e.kind, e.reason, obj, e.message);
         }
         let _ = self.dir.write_json("events.json", &self.events);
@@ -232,7 +234,8 @@ impl Supervisor {
         self.conds.set("PodScheduled", true, "", "", &created);
         let mut records = records;
         status::cap_messages(&mut records);
-        let init: Vec<serde_json::Value> = records.iter().filter(|c| c.kind != Kind::App).map(|c| c.to_json()).collect();
+        let init: Vec<serde_json::Value> =
+            records.iter().filter(|c| c.kind != Kind::App).map(|c| c.to_json()).collect();
         let mut apps: Vec<&ContainerStatus> = records.iter().filter(|c| c.kind == Kind::App).collect();
         apps.sort_by(|a, b| a.name.cmp(&b.name));
         let apps: Vec<serde_json::Value> = apps.iter().map(|c| c.to_json()).collect();
@@ -261,7 +264,12 @@ impl Supervisor {
         }
         let ready = records.iter().filter(|c| c.kind == Kind::App && c.ready).count();
         let restarts: u32 = records.iter().map(|c| c.restart_count).sum();
-        let display = status::display_status(self.phase, &self.reason, &records, self.deletion_timestamp.is_some() && !self.finished);
+        let display = status::display_status(
+            self.phase,
+            &self.reason,
+            &records,
+            self.deletion_timestamp.is_some() && !self.finished,
+        );
         let doc = json!({
             "apiVersion": "v1",
             "kind": "Pod",
@@ -300,7 +308,17 @@ impl Supervisor {
         };
         self.dir.write_json("supervisor.json", &rec)?;
         self.listener = Some(control::listen(&self.dir.control())?);
-        self.event("Normal", "Scheduled", "", &format!("Successfully assigned {}/{} to {}", self.pod.metadata.namespace, self.pod.metadata.name, hostname()));
+        self.event(
+            "Normal",
+            "Scheduled",
+            "",
+            &format!(
+                "Successfully assigned {}/{} to {}",
+                self.pod.metadata.namespace,
+                self.pod.metadata.name,
+                hostname()
+            ),
+        );
         self.write_status();
         let setup = self.create_sandbox();
         if let Some(fd) = ready {
@@ -433,7 +451,10 @@ impl Supervisor {
             }
         }
         let ms = timeout.as_millis().clamp(1, 3_600_000) as i32;
-        let n = match nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX)) {
+        let n = match nix::poll::poll(
+            &mut fds,
+            nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
+        ) {
             Err(nix::errno::Errno::EINTR) => return Ok(false),
             r => r.context("poll")?,
         };
@@ -514,7 +535,9 @@ impl Supervisor {
                 self.probe_exited(i, w, code);
                 continue;
             }
-            if let Some(i) = self.ctrs.iter().position(|c| matches!(c.hook, Some((_, Run::Exec { pid: p }))  if p == pid)) {
+            if let Some(i) =
+                self.ctrs.iter().position(|c| matches!(c.hook, Some((_, Run::Exec { pid: p }))  if p == pid))
+            {
                 let result = if code == 0 { Ok(()) } else { Err(anyhow::anyhow!("command exited with {code}")) };
                 self.on_hook_done(i, result);
                 changed = true;
@@ -593,7 +616,12 @@ impl Supervisor {
             Timer::Deadline => {
                 self.reason = "DeadlineExceeded".into();
                 self.message = "Pod was active on the node longer than the specified deadline".into();
-                self.event("Normal", "DeadlineExceeded", "", "Pod was active on the node longer than the specified deadline");
+                self.event(
+                    "Normal",
+                    "DeadlineExceeded",
+                    "",
+                    "Pod was active on the node longer than the specified deadline",
+                );
                 self.phase = Phase::Failed;
                 let g = self.pod.spec.termination_grace_period_seconds;
                 self.request_stop(g, false);
@@ -618,7 +646,9 @@ impl Supervisor {
         }
         self.event("Normal", "SandboxChanged", "", "Pod sandbox changed, it will be killed and re-created.");
         // Under Never, once containers have run, the kubelet does not build a new sandbox (L-35).
-        if self.pod.spec.restart_policy == crate::spec::pod::RestartPolicy::Never && self.ctrs.iter().any(|c| c.instances > 0) {
+        if self.pod.spec.restart_policy == crate::spec::pod::RestartPolicy::Never
+            && self.ctrs.iter().any(|c| c.instances > 0)
+        {
             self.request_stop(0, false);
             return;
         }

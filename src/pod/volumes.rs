@@ -18,7 +18,11 @@ pub fn prepare_host_path(p: &Path, kind: &str) -> Result<()> {
         }
         "FileOrCreate" => {
             if meta.is_err() {
-                std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("creating {}", p.display()))?;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .with_context(|| format!("creating {}", p.display()))?;
             }
             std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
         }

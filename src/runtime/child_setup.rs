@@ -60,7 +60,9 @@ fn mount_op(m: &MountPlan, plan: &ContainerPlan) -> Result<RootOp> {
                         .with_context(|| format!("bind mount source {rel:?} beneath {}", m.source))?;
                     std::fs::File::from(fd).metadata().map(|md| md.is_file()).unwrap_or(false)
                 }
-                None => std::fs::metadata(&m.source).with_context(|| format!("bind mount source {}", m.source))?.is_file(),
+                None => {
+                    std::fs::metadata(&m.source).with_context(|| format!("bind mount source {}", m.source))?.is_file()
+                }
             };
             (None, f, extra, file)
         }
@@ -165,7 +167,10 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
                 }
                 let dest = format!("{}/{name}", m.dest.trim_end_matches('/'));
                 let op = if cgroupns {
-                    let opts = d.controllers.iter().map(|c| if c.starts_with("name=") { format!("none,{c}") } else { c.clone() });
+                    let opts =
+                        d.controllers
+                            .iter()
+                            .map(|c| if c.starts_with("name=") { format!("none,{c}") } else { c.clone() });
                     fs(dest.clone(), "cgroup", Some(opts.collect::<Vec<_>>().join(",")))?
                 } else {
                     bind(dest.clone(), &d.path)?
@@ -177,7 +182,11 @@ fn cgroup_ops(m: &MountPlan, plan: &ContainerPlan, cg: Option<&Cgroup>, ops: &mu
                         let c = c.trim_start_matches("name=");
                         if c != name {
                             ops.push((
-                                RootOp::Symlink { parent: PathWalk::new(&m.dest)?, name: cstr(c)?, target: cstr(&name)? },
+                                RootOp::Symlink {
+                                    parent: PathWalk::new(&m.dest)?,
+                                    name: cstr(c)?,
+                                    target: cstr(&name)?,
+                                },
                                 format!("linking {}/{c}", m.dest),
                             ));
                         }
@@ -257,7 +266,14 @@ fn rootfs_args(plan: &ContainerPlan, cg: Option<&Cgroup>, no_pivot: bool) -> Res
             .as_ref()
             // volatile: a container's writable layer is thrown away, so its unmount at exit
             // need not sync it (that sync took ~150 ms per container exit).
-            .map(|o| cstr(&format!("lowerdir={},upperdir={},workdir={},volatile", o.lower.display(), o.upper.display(), o.work.display())))
+            .map(|o| {
+                cstr(&format!(
+                    "lowerdir={},upperdir={},workdir={},volatile",
+                    o.lower.display(),
+                    o.upper.display(),
+                    o.work.display()
+                ))
+            })
             .transpose()?,
         propagation: plan.rootfs_propagation as libc::c_ulong,
         ops,
@@ -271,20 +287,22 @@ fn rootfs_args(plan: &ContainerPlan, cg: Option<&Cgroup>, no_pivot: bool) -> Res
 }
 
 /// The parts of ChildArgs that depend only on the process (shared by create and exec).
-pub fn process_args(p: &ProcessPlan, seccomp: Option<crate::plan::seccomp::BpfProgram>, preserve_fds: u32) -> Result<ChildArgs> {
+pub fn process_args(
+    p: &ProcessPlan,
+    seccomp: Option<crate::plan::seccomp::BpfProgram>,
+    preserve_fds: u32,
+) -> Result<ChildArgs> {
     // fds 3 .. 3+N-1 must exist in this process: N is bounded by the open file limit.
-    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map(|(soft, _)| soft).unwrap_or(1024);
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
     if u64::from(preserve_fds) + 3 > limit {
         anyhow::bail!("--preserve-fds {preserve_fds}: more than the open file limit ({limit})");
     }
     let mut groups: Vec<libc::gid_t> = p.additional_gids.clone();
     groups.sort_unstable();
     groups.dedup();
-    let rlimits = p
-        .rlimits
-        .iter()
-        .map(|r| (r.resource, libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard }))
-        .collect();
+    let rlimits = p.rlimits.iter().map(|r| (r.resource, libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard })).collect();
     Ok(ChildArgs {
         sync_fd: -1,
         gate_fd: -1,
@@ -321,7 +339,13 @@ pub fn process_args(p: &ProcessPlan, seccomp: Option<crate::plan::seccomp::BpfPr
 }
 
 /// ChildArgs for a container's init.
-pub fn init_args(plan: &ContainerPlan, ns: NsSetup, cg: Option<&Cgroup>, no_pivot: bool, preserve_fds: u32) -> Result<ChildArgs> {
+pub fn init_args(
+    plan: &ContainerPlan,
+    ns: NsSetup,
+    cg: Option<&Cgroup>,
+    no_pivot: bool,
+    preserve_fds: u32,
+) -> Result<ChildArgs> {
     let mut a = process_args(&plan.process, plan.seccomp.clone(), preserve_fds)?;
     a.joins = ns.joins;
     a.unshare_flags = ns.unshare_flags;

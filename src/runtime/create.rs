@@ -150,7 +150,8 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
     cleanup.cgroup = Some(cg.clone());
     crate::time::mark("cgroup created");
 
-    let pty: Option<Pty> = if plan.process.terminal { Some(console::open_pty(plan.process.console_size)?) } else { None };
+    let pty: Option<Pty> =
+        if plan.process.terminal { Some(console::open_pty(plan.process.console_size)?) } else { None };
     let clone_flags = ns.clone_flags;
     let pid_ns = ns.pid_ns.as_ref().map(|f| f.try_clone()).transpose()?;
     let mut args = init_args(&plan, ns, Some(&cg), o.no_pivot, o.preserve_fds)?;
@@ -174,7 +175,10 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
         let path = dir.path(state::FIFO);
         nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o622))
             .with_context(|| format!("creating {}", path.display()))?;
-        let f = std::fs::OpenOptions::new().read(true).write(true).open(&path)
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
         args.gate_fd = f.as_raw_fd();
         Some(f)
@@ -234,7 +238,13 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
                     hooks::run_all("createRuntime", &plan.hooks.create_runtime, &json, &bundle)?;
                     if !plan.hooks.create_container.is_empty() {
                         let ns = hooks::container_namespaces(spawned.pid)?;
-                        hooks::run_all_in("createContainer", &plan.hooks.create_container, &json, &bundle, &hooks::raw(&ns))?;
+                        hooks::run_all_in(
+                            "createContainer",
+                            &plan.hooks.create_container,
+                            &json,
+                            &bundle,
+                            &hooks::raw(&ns),
+                        )?;
                     }
                     spawned.go()?;
                 }
@@ -275,7 +285,11 @@ pub fn create_plan(root: &Path, plan: ContainerPlan, o: &CreateOptions) -> Resul
 /// a detached proc made here with proc's `pidns` option (Linux 6.18), kept open by the caller
 /// until the child is cloned. None when neither is possible: the init then joins the namespace
 /// at clone time, as before.
-fn late_proc_mounts(args: &mut crate::linux::child_args::ChildArgs, pid_ns: &OwnedFd, bind_from: Option<&Path>) -> Result<Option<Vec<OwnedFd>>> {
+fn late_proc_mounts(
+    args: &mut crate::linux::child_args::ChildArgs,
+    pid_ns: &OwnedFd,
+    bind_from: Option<&Path>,
+) -> Result<Option<Vec<OwnedFd>>> {
     use crate::linux::child_args::{cstr, RootOp};
     let mut made = Vec::new();
     let Some(rootfs) = args.rootfs.as_mut() else { return Ok(Some(made)) };

@@ -38,7 +38,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     match status {
         // The init is gone but, without a PID namespace of its own, its children may live on
         // in its cgroup (runc's "kill all on exit"): they go with the container.
-        Status::Stopped if st.cgroup.as_ref().is_some_and(|c| c.all_procs().is_ok_and(|p| !p.is_empty())) => kill_all(&st)?,
+        Status::Stopped if st.cgroup.as_ref().is_some_and(|c| c.all_procs().is_ok_and(|p| !p.is_empty())) => {
+            kill_all(&st)?
+        }
         Status::Stopped => {}
         Status::Created => kill_all(&st)?,
         _ if force => kill_all(&st)?,

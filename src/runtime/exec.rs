@@ -111,7 +111,9 @@ impl Target {
         let st = dir.load()?;
         match st.status(&dir) {
             Status::Stopped => bail!("cannot exec in a stopped container"),
-            Status::Paused if !ignore_paused => bail!("cannot exec in a paused container (use --ignore-paused to override)"),
+            Status::Paused if !ignore_paused => {
+                bail!("cannot exec in a paused container (use --ignore-paused to override)")
+            }
             _ => {}
         }
         let defaults: super::state::ExecDefaults = {
@@ -195,7 +197,9 @@ impl Target {
     fn start(&self, o: &ExecOptions) -> Result<(i32, Option<console::Pty>)> {
         let (plan, mut args) = self.child_args(o)?;
         match (plan.terminal, &o.console_socket, o.detach) {
-            (false, Some(_), _) | (true, Some(_), false) => bail!("cannot use console socket if runp will not detach or allocate tty"),
+            (false, Some(_), _) | (true, Some(_), false) => {
+                bail!("cannot use console socket if runp will not detach or allocate tty")
+            }
             (true, None, true) => bail!("cannot allocate tty if runp will detach without setting console socket"),
             _ => {}
         }

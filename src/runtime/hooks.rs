@@ -86,7 +86,8 @@ fn wait_fd(pidfd: Option<&OwnedFd>, max: Duration) {
     match pidfd {
         Some(fd) => {
             let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
-            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX));
+            let _ =
+                nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX));
         }
         None => std::thread::sleep(max.min(Duration::from_millis(5))),
     }

@@ -2,8 +2,8 @@
 //! relays a terminal, and exits with the container's status (128+N for a signal).
 
 use super::create::{create, CreateOptions, Created};
-use super::{delete, foreground, hooks};
 use super::state::Status;
+use super::{delete, foreground, hooks};
 use crate::linux::spawn::Event;
 use anyhow::{bail, Context, Result};
 use std::path::Path;

@@ -19,11 +19,10 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     }
     let fifo_path = dir.path(state::FIFO);
     // O_NONBLOCK: ENXIO instead of hanging when the init is gone.
-    let mut fifo = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&fifo_path)
-        .map_err(|e| match e.raw_os_error() {
+    let mut fifo =
+        std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo_path).map_err(|e| match e
+            .raw_os_error()
+        {
             Some(libc::ENXIO) => anyhow::anyhow!("cannot start a container that has stopped"),
             _ => anyhow::anyhow!("opening {}: {e}", fifo_path.display()),
         })?;
@@ -33,7 +32,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     if !st.hooks.start_container.is_empty() {
         let ns = hooks::container_namespaces(st.pid)?;
         let json = st.oci_json(Status::Created, "").to_string();
-        if let Err(e) = hooks::run_all_in("startContainer", &st.hooks.start_container, &json, &st.bundle, &hooks::raw(&ns)) {
+        if let Err(e) =
+            hooks::run_all_in("startContainer", &st.hooks.start_container, &json, &st.bundle, &hooks::raw(&ns))
+        {
             kill_init(&st);
             return Err(e);
         }

@@ -106,7 +106,10 @@ impl StateDir {
             bail!("container ID {:?} is reserved for runp's pod records", self.id);
         }
         if let Some(root) = self.dir.parent() {
-            fs::DirBuilder::new().recursive(true).mode(0o700).create(root)
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
                 .with_context(|| format!("creating state root {}", root.display()))?;
         }
         match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
@@ -192,7 +195,10 @@ impl StateDir {
 fn is_state_file_name(name: &str) -> bool {
     let known = |n: &str| [STATE_FILE, FIFO, EXEC_DEFAULTS].contains(&n);
     known(name)
-        || name.strip_prefix('.').and_then(|rest| rest.rsplit_once('.')).is_some_and(|(base, pid)| known(base) && pid.bytes().all(|b| b.is_ascii_digit()))
+        || name
+            .strip_prefix('.')
+            .and_then(|rest| rest.rsplit_once('.'))
+            .is_some_and(|(base, pid)| known(base) && pid.bytes().all(|b| b.is_ascii_digit()))
 }
 
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {

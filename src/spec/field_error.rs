@@ -51,7 +51,9 @@ impl ShowValue for str {
     }
 }
 impl ShowValue for String {
-    fn show(&self) -> String { self.as_str().show() }
+    fn show(&self) -> String {
+        self.as_str().show()
+    }
 }
 macro_rules! show_plain {
     ($($t:ty),*) => { $(impl ShowValue for $t { fn show(&self) -> String { self.to_string() } })* };
@@ -164,7 +166,8 @@ fn is_qualified_body(s: &str) -> bool {
     let b = s.as_bytes();
     match (b.first(), b.last()) {
         (Some(f), Some(l)) => {
-            f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric()
+            f.is_ascii_alphanumeric()
+                && l.is_ascii_alphanumeric()
                 && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
         }
         _ => false,
@@ -242,7 +245,8 @@ pub fn env_var_name(s: &str) -> Vec<String> {
     if !s.is_empty() && s.bytes().all(|c| (b' '..=b'~').contains(&c) && c != b'=') {
         Vec::new()
     } else {
-        vec!["a valid environment variable name must consist only of printable ASCII characters other than '='".to_string()]
+        vec!["a valid environment variable name must consist only of printable ASCII characters other than '='"
+            .to_string()]
     }
 }
 
@@ -294,7 +298,10 @@ mod tests {
         let e = FieldError::invalid("spec.containers[0].name", "Web_1", "bad");
         assert_eq!(e.to_string(), r#"spec.containers[0].name: Invalid value: "Web_1": bad"#);
         let e = FieldError::not_supported("spec.restartPolicy", "Sometimes", &["Always", "Never"]);
-        assert_eq!(e.to_string(), r#"spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "Never""#);
+        assert_eq!(
+            e.to_string(),
+            r#"spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "Never""#
+        );
         assert_eq!(FieldError::required("spec.containers", "").to_string(), "spec.containers: Required value");
         let long = "é".repeat(1000);
         let shown = FieldError::invalid("p", long.as_str(), "x").to_string();

@@ -28,8 +28,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Res
 pub fn load(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
     // read_to_string + from_str: an unbuffered from_reader costs one read(2) per byte.
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let spec: Spec = parse_json(&text, &path.display().to_string())?;
     if !version_supported(spec.version()) {
         bail!("{}: ociVersion: unsupported version {:?}", path.display(), spec.version());
@@ -39,8 +38,7 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 
 /// Parses an `exec --process` file (an OCI Process object).
 pub fn load_process(path: &Path) -> Result<Process> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     parse_json(&text, &path.display().to_string())
 }
 

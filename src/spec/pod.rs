@@ -22,11 +22,21 @@ pub use super::pod_parse::{decode, parse, parse_any};
 pub use super::pod_security::*;
 pub use super::pod_volume::*;
 
-fn is_false(b: &bool) -> bool { !*b }
-fn default_api_version() -> String { "v1".into() }
-fn default_kind() -> String { "Pod".into() }
-fn default_grace() -> i64 { 30 }
-fn default_termination_message_path() -> String { "/dev/termination-log".into() }
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn default_api_version() -> String {
+    "v1".into()
+}
+fn default_kind() -> String {
+    "Pod".into()
+}
+fn default_grace() -> i64 {
+    30
+}
+fn default_termination_message_path() -> String {
+    "/dev/termination-log".into()
+}
 
 /// A Pod. `status` is accepted on input (so `kubectl get -o yaml` output parses) and dropped.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -371,10 +381,18 @@ impl LifecycleHandler {
     /// Every action that is set, in field order (validation requires exactly one).
     pub fn actions(&self) -> Vec<(&'static str, Action<'_>)> {
         let mut v = Vec::new();
-        if let Some(a) = &self.exec { v.push(("exec", Action::Exec(a))); }
-        if let Some(a) = &self.http_get { v.push(("httpGet", Action::HttpGet(a))); }
-        if let Some(a) = &self.tcp_socket { v.push(("tcpSocket", Action::TcpSocket(a))); }
-        if let Some(a) = &self.sleep { v.push(("sleep", Action::Sleep(a))); }
+        if let Some(a) = &self.exec {
+            v.push(("exec", Action::Exec(a)));
+        }
+        if let Some(a) = &self.http_get {
+            v.push(("httpGet", Action::HttpGet(a)));
+        }
+        if let Some(a) = &self.tcp_socket {
+            v.push(("tcpSocket", Action::TcpSocket(a)));
+        }
+        if let Some(a) = &self.sleep {
+            v.push(("sleep", Action::Sleep(a)));
+        }
         v
     }
     /// The action of a validated handler.
@@ -387,10 +405,18 @@ impl Probe {
     /// Every action that is set, in field order (validation requires exactly one).
     pub fn actions(&self) -> Vec<(&'static str, Action<'_>)> {
         let mut v = Vec::new();
-        if let Some(a) = &self.exec { v.push(("exec", Action::Exec(a))); }
-        if let Some(a) = &self.http_get { v.push(("httpGet", Action::HttpGet(a))); }
-        if let Some(a) = &self.tcp_socket { v.push(("tcpSocket", Action::TcpSocket(a))); }
-        if let Some(a) = &self.grpc { v.push(("grpc", Action::Grpc(a))); }
+        if let Some(a) = &self.exec {
+            v.push(("exec", Action::Exec(a)));
+        }
+        if let Some(a) = &self.http_get {
+            v.push(("httpGet", Action::HttpGet(a)));
+        }
+        if let Some(a) = &self.tcp_socket {
+            v.push(("tcpSocket", Action::TcpSocket(a)));
+        }
+        if let Some(a) = &self.grpc {
+            v.push(("grpc", Action::Grpc(a)));
+        }
         v
     }
     /// The action of a validated probe.

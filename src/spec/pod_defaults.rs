@@ -16,9 +16,7 @@ pub fn entropy() -> Entropy {
     let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).is_ok();
     if !ok {
         use std::hash::{BuildHasher, Hasher};
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         for (i, chunk) in buf.chunks_mut(8).enumerate() {
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
             h.write_u128(nanos);
@@ -65,11 +63,21 @@ fn http_get(h: &mut HttpGetAction) {
 }
 
 fn probe(p: &mut Probe) {
-    if p.timeout_seconds == 0 { p.timeout_seconds = 1; }
-    if p.period_seconds == 0 { p.period_seconds = 10; }
-    if p.success_threshold == 0 { p.success_threshold = 1; }
-    if p.failure_threshold == 0 { p.failure_threshold = 3; }
-    if let Some(h) = &mut p.http_get { http_get(h); }
+    if p.timeout_seconds == 0 {
+        p.timeout_seconds = 1;
+    }
+    if p.period_seconds == 0 {
+        p.period_seconds = 10;
+    }
+    if p.success_threshold == 0 {
+        p.success_threshold = 1;
+    }
+    if p.failure_threshold == 0 {
+        p.failure_threshold = 3;
+    }
+    if let Some(h) = &mut p.http_get {
+        http_get(h);
+    }
 }
 
 fn container(c: &mut Container, host_network: bool) {
@@ -89,7 +97,9 @@ fn container(c: &mut Container, host_network: bool) {
     }
     if let Some(l) = &mut c.lifecycle {
         for h in [&mut l.post_start, &mut l.pre_stop].into_iter().flatten() {
-            if let Some(g) = &mut h.http_get { http_get(g); }
+            if let Some(g) = &mut h.http_get {
+                http_get(g);
+            }
         }
     }
     for p in [&mut c.liveness_probe, &mut c.readiness_probe, &mut c.startup_probe].into_iter().flatten() {

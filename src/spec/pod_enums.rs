@@ -62,7 +62,6 @@ string_enum!(#[derive(Default)] HostPathType {
 string_enum!(MountPropagation { None = "None", HostToContainer = "HostToContainer", Bidirectional = "Bidirectional" });
 string_enum!(SeccompProfileType { RuntimeDefault = "RuntimeDefault", Unconfined = "Unconfined", Localhost = "Localhost" });
 
-
 /// A port given as a number or as the name of a container port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IntOrString {
@@ -71,7 +70,9 @@ pub enum IntOrString {
 }
 
 impl Default for IntOrString {
-    fn default() -> Self { IntOrString::Int(0) }
+    fn default() -> Self {
+        IntOrString::Int(0)
+    }
 }
 
 impl fmt::Display for IntOrString {
@@ -101,7 +102,8 @@ impl<'de> Deserialize<'de> for IntOrString {
                 f.write_str("a port number or a port name")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<IntOrString, E> {
-                i32::try_from(v).map(IntOrString::Int)
+                i32::try_from(v)
+                    .map(IntOrString::Int)
                     .map_err(|_| E::custom(format!("invalid value {v}: must be between 1 and 65535, inclusive")))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<IntOrString, E> {

@@ -161,7 +161,10 @@ mod tests {
             ..Default::default()
         };
         let field = |p: &str| (p == "metadata.name").then(|| "web".to_string());
-        assert_eq!(resolve_env(&c, &field), env(&[("A", "y"), ("B", "x-$(C)"), ("C", "c"), ("POD", "web"), ("D", "web")]));
+        assert_eq!(
+            resolve_env(&c, &field),
+            env(&[("A", "y"), ("B", "x-$(C)"), ("C", "c"), ("POD", "web"), ("D", "web")])
+        );
         assert_eq!(static_env(&c)[3], ("POD".to_string(), String::new()));
         // L-105: a probe's exec argv is expanded from the static env; hooks are not expanded.
         let argv = vec!["test".to_string(), "$(A)".into(), "=".into(), "y".into()];

@@ -133,7 +133,11 @@ fn check_type(source: &str, (api, kind): &(String, String), want_api: &str, kind
     } else if api != want_api {
         errors.push(FieldError::not_supported("apiVersion", api, &[want_api]));
     }
-    if errors.is_empty() { Ok(()) } else { Err(InvalidPod { origin: source.to_string(), errors }.into()) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(InvalidPod { origin: source.to_string(), errors }.into())
+    }
 }
 
 /// Decodes a Pod without defaulting or validating it (for tools and tests).
@@ -145,7 +149,11 @@ fn finish(mut pod: Pod, source: &str, paths: Paths<'_>) -> Result<Pod> {
     pod.status = None;
     pod_defaults::apply(&mut pod, &pod_defaults::entropy());
     let errors = pod_validate::validate(&pod, paths);
-    if errors.is_empty() { Ok(pod) } else { Err(InvalidPod { origin: source.to_string(), errors }.into()) }
+    if errors.is_empty() {
+        Ok(pod)
+    } else {
+        Err(InvalidPod { origin: source.to_string(), errors }.into())
+    }
 }
 
 /// Parses a `kind: Pod` manifest, applies the Kubernetes defaults and validates it. `source`

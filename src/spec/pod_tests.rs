@@ -141,40 +141,62 @@ fn seed_manifests_parse() {
     assert_eq!(p.spec.containers.len(), 2);
     let side = &p.spec.containers[0];
     assert_eq!(side.args[0], "-c");
-    let Some(Action::HttpGet(h)) = side.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()).and_then(|h| h.action()) else {
+    let Some(Action::HttpGet(h)) = side.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()).and_then(|h| h.action())
+    else {
         panic!("httpGet postStart")
     };
-    assert_eq!((h.path.as_str(), &h.port, h.host.as_deref(), h.scheme), ("/index.html", &IntOrString::Int(80), Some("localhost"), Scheme::Http));
+    assert_eq!(
+        (h.path.as_str(), &h.port, h.host.as_deref(), h.scheme),
+        ("/index.html", &IntOrString::Int(80), Some("localhost"), Scheme::Http)
+    );
     assert_eq!(p.spec.dns_policy, DnsPolicy::Default);
     assert!(p.spec.volumes[0].empty_dir.is_some());
     // The failing variant of the article: port 5000 (nothing listens there, but it is valid).
     parse(&SEED_SIDECAR.replace("port: 80\n", "port: 5000\n"), "seed1b.yaml").unwrap();
 
     let p = parse(SEED_PRESTOP, "seed2.yaml").unwrap();
-    let Some(Action::Exec(e)) = p.spec.containers[0].lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).and_then(|h| h.action()) else {
+    let Some(Action::Exec(e)) =
+        p.spec.containers[0].lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()).and_then(|h| h.action())
+    else {
         panic!("exec preStop")
     };
     assert_eq!(e.command[2], r#"echo "Stopping container now...">/proc/1/fd/1 && nginx -s stop"#);
 
     let p = parse_any(SEED_DEPLOYMENT, "seed3.yaml").unwrap();
-    assert_eq!((p.kind.as_str(), p.metadata.name.as_str(), p.metadata.namespace.as_str()), ("Pod", "my-app", "default"));
+    assert_eq!(
+        (p.kind.as_str(), p.metadata.name.as_str(), p.metadata.namespace.as_str()),
+        ("Pod", "my-app", "default")
+    );
     assert_eq!(p.metadata.labels["app"], "my-app");
     assert_eq!(p.spec.containers[0].image_pull_policy, Some(PullPolicy::IfNotPresent));
-    has(&parse(SEED_DEPLOYMENT, "seed3.yaml").unwrap_err().to_string(), r#"seed3.yaml: kind: Unsupported value: "Deployment""#);
+    has(
+        &parse(SEED_DEPLOYMENT, "seed3.yaml").unwrap_err().to_string(),
+        r#"seed3.yaml: kind: Unsupported value: "Deployment""#,
+    );
     // parse_any takes Pods too; errors inside a template name the template path.
     assert_eq!(parse_any(SEED_PRESTOP, "x").unwrap().metadata.name, "prestop-demo");
-    let e = parse_any(&SEED_DEPLOYMENT.replace("name: my-app\n        image", "name: My_App\n        image"), "d.yaml").unwrap_err();
+    let e = parse_any(&SEED_DEPLOYMENT.replace("name: my-app\n        image", "name: My_App\n        image"), "d.yaml")
+        .unwrap_err();
     has(&e.to_string(), r#"d.yaml: spec.template.spec.containers[0].name: Invalid value: "My_App""#);
-    let e = parse_any(&SEED_DEPLOYMENT.replace("containerPort: 8080", "containerPort: 8080\n          hostPortt: 1"), "d.yaml").unwrap_err();
+    let e = parse_any(
+        &SEED_DEPLOYMENT.replace("containerPort: 8080", "containerPort: 8080\n          hostPortt: 1"),
+        "d.yaml",
+    )
+    .unwrap_err();
     has(&e.to_string(), "d.yaml: spec.template.spec.containers[0].ports[0].hostPortt: unknown field `hostPortt`, did you mean `hostPort`?");
 }
 
 #[test]
 fn yaml_flow_mapping_is_not_mistaken_for_json() {
-    let p = parse(&format!("{{apiVersion: v1, kind: Pod, metadata: {{name: a}}, spec: {{containers: [{C}]}}}}"), "f.yaml").unwrap();
+    let p =
+        parse(&format!("{{apiVersion: v1, kind: Pod, metadata: {{name: a}}, spec: {{containers: [{C}]}}}}"), "f.yaml")
+            .unwrap();
     assert_eq!(p.spec.containers[0].name, "app");
     // Broken JSON keeps JSON's error.
-    has(&parse("{\"apiVersion\": \"v1\", \"spec\": [}", "f.json").unwrap_err().to_string(), "f.json: spec: expected value at line 1 column 31");
+    has(
+        &parse("{\"apiVersion\": \"v1\", \"spec\": [}", "f.json").unwrap_err().to_string(),
+        "f.json: spec: expected value at line 1 column 31",
+    );
 }
 
 #[test]
@@ -226,12 +248,19 @@ fn defaults_are_applied() {
     assert_eq!(c.resources.requests["cpu"], Quantity::parse("100m").unwrap(), "explicit request kept");
     assert_eq!(c.resources.requests["memory"].bytes(), Some(64 << 20), "request defaults to limit");
     let l = c.liveness_probe.as_ref().unwrap();
-    assert_eq!((l.initial_delay_seconds, l.period_seconds, l.timeout_seconds, l.success_threshold, l.failure_threshold), (0, 10, 1, 1, 3));
+    assert_eq!(
+        (l.initial_delay_seconds, l.period_seconds, l.timeout_seconds, l.success_threshold, l.failure_threshold),
+        (0, 10, 1, 1, 3)
+    );
     let h = l.http_get.as_ref().unwrap();
     assert_eq!((h.path.as_str(), h.scheme), ("/", Scheme::Http));
     assert_eq!(c.readiness_probe.as_ref().unwrap().period_seconds, 10, "0 is defaulted");
     assert_eq!(ok(&format!("{{containers: [{C}]}}")).spec.termination_grace_period_seconds, 30);
-    let g = parse("apiVersion: v1\nkind: Pod\nmetadata: {generateName: web-}\nspec: {containers: [{name: a, image: b}]}", "g").unwrap();
+    let g = parse(
+        "apiVersion: v1\nkind: Pod\nmetadata: {generateName: web-}\nspec: {containers: [{name: a, image: b}]}",
+        "g",
+    )
+    .unwrap();
     assert!(g.metadata.name.starts_with("web-") && g.metadata.name.len() == 9, "{}", g.metadata.name);
 }
 
@@ -251,32 +280,46 @@ fn l100_container_names() {
 
 #[test]
 fn l101_restart_policy() {
-    has(&err(&format!("{{restartPolicy: Sometimes, containers: [{C}]}}")),
-        r#"spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never""#);
+    has(
+        &err(&format!("{{restartPolicy: Sometimes, containers: [{C}]}}")),
+        r#"spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never""#,
+    );
     assert_eq!(ok(&format!("{{containers: [{C}]}}")).spec.restart_policy, RestartPolicy::Always);
     assert_eq!(ok(&format!("{{restartPolicy: Never, containers: [{C}]}}")).spec.restart_policy, RestartPolicy::Never);
 }
 
 #[test]
 fn l102_deadline_and_grace() {
-    has(&err(&format!("{{activeDeadlineSeconds: 0, containers: [{C}]}}")),
-        "spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive");
+    has(
+        &err(&format!("{{activeDeadlineSeconds: 0, containers: [{C}]}}")),
+        "spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive",
+    );
     assert_eq!(ok(&format!("{{activeDeadlineSeconds: 5, containers: [{C}]}}")).spec.active_deadline_seconds, Some(5));
-    assert_eq!(ok(&format!("{{terminationGracePeriodSeconds: -1, containers: [{C}]}}")).spec.termination_grace_period_seconds, 1);
-    assert_eq!(ok(&format!("{{terminationGracePeriodSeconds: 0, containers: [{C}]}}")).spec.termination_grace_period_seconds, 0);
+    assert_eq!(
+        ok(&format!("{{terminationGracePeriodSeconds: -1, containers: [{C}]}}")).spec.termination_grace_period_seconds,
+        1
+    );
+    assert_eq!(
+        ok(&format!("{{terminationGracePeriodSeconds: 0, containers: [{C}]}}")).spec.termination_grace_period_seconds,
+        0
+    );
 }
 
 #[test]
 fn l103_share_process_namespace_with_host_pid() {
-    has(&err(&format!("{{shareProcessNamespace: true, hostPID: true, containers: [{C}]}}")),
-        "spec.shareProcessNamespace: Invalid value: true: ShareProcessNamespace and HostPID cannot both be enabled");
+    has(
+        &err(&format!("{{shareProcessNamespace: true, hostPID: true, containers: [{C}]}}")),
+        "spec.shareProcessNamespace: Invalid value: true: ShareProcessNamespace and HostPID cannot both be enabled",
+    );
     ok(&format!("{{shareProcessNamespace: true, containers: [{C}]}}"));
 }
 
 #[test]
 fn l104_volume_mounts() {
-    has(&err("{containers: [{name: a, image: b, volumeMounts: [{name: data, mountPath: /data}]}]}"),
-        r#"spec.containers[0].volumeMounts[0].name: Not found: "data""#);
+    has(
+        &err("{containers: [{name: a, image: b, volumeMounts: [{name: data, mountPath: /data}]}]}"),
+        r#"spec.containers[0].volumeMounts[0].name: Not found: "data""#,
+    );
     let e = err("{volumes: [{name: v, emptyDir: {}}], containers: [{name: a, image: b, \
         volumeMounts: [{name: v, mountPath: /data}, {name: v, mountPath: /data}]}]}");
     has(&e, r#"spec.containers[0].volumeMounts[1].mountPath: Invalid value: "/data": must be unique"#);
@@ -292,20 +335,38 @@ fn l104_volume_mounts() {
 
 #[test]
 fn volumes() {
-    has(&err(&format!("{{volumes: [{{name: v, configMap: {{name: cm}}}}], containers: [{C}]}}")),
-        "spec.volumes[0].configMap: volume type configMap is not supported");
-    has(&err(&format!("{{volumes: [{{name: v}}], containers: [{C}]}}")), "spec.volumes[0]: Required value: must specify a volume type");
-    has(&err(&format!("{{volumes: [{{name: v, emptyDir: {{}}, hostPath: {{path: /x}}}}], containers: [{C}]}}")),
-        "spec.volumes[0].hostPath: Forbidden: may not specify more than 1 volume type");
-    has(&err(&format!("{{volumes: [{{name: v, emptyDir: {{}}}}, {{name: v, emptyDir: {{}}}}], containers: [{C}]}}")),
-        r#"spec.volumes[1].name: Duplicate value: "v""#);
-    has(&err(&format!("{{volumes: [{{name: V_1, emptyDir: {{}}}}], containers: [{C}]}}")), r#"spec.volumes[0].name: Invalid value: "V_1""#);
-    has(&err(&format!("{{volumes: [{{name: v, hostPath: {{path: /x, type: Dir}}}}], containers: [{C}]}}")),
-        r#"spec.volumes[0].hostPath.type: Unsupported value: "Dir": supported values: "", "DirectoryOrCreate""#);
-    has(&err(&format!("{{volumes: [{{name: v, emptyDir: {{medium: HugePages}}}}], containers: [{C}]}}")),
-        r#"spec.volumes[0].emptyDir.medium: Unsupported value: "HugePages""#);
-    let p = ok(&format!("{{volumes: [{{name: v, hostPath: {{path: /tmp, type: DirectoryOrCreate}}}}, \
-        {{name: m, emptyDir: {{medium: Memory, sizeLimit: 64Mi}}}}], containers: [{C}]}}"));
+    has(
+        &err(&format!("{{volumes: [{{name: v, configMap: {{name: cm}}}}], containers: [{C}]}}")),
+        "spec.volumes[0].configMap: volume type configMap is not supported",
+    );
+    has(
+        &err(&format!("{{volumes: [{{name: v}}], containers: [{C}]}}")),
+        "spec.volumes[0]: Required value: must specify a volume type",
+    );
+    has(
+        &err(&format!("{{volumes: [{{name: v, emptyDir: {{}}, hostPath: {{path: /x}}}}], containers: [{C}]}}")),
+        "spec.volumes[0].hostPath: Forbidden: may not specify more than 1 volume type",
+    );
+    has(
+        &err(&format!("{{volumes: [{{name: v, emptyDir: {{}}}}, {{name: v, emptyDir: {{}}}}], containers: [{C}]}}")),
+        r#"spec.volumes[1].name: Duplicate value: "v""#,
+    );
+    has(
+        &err(&format!("{{volumes: [{{name: V_1, emptyDir: {{}}}}], containers: [{C}]}}")),
+        r#"spec.volumes[0].name: Invalid value: "V_1""#,
+    );
+    has(
+        &err(&format!("{{volumes: [{{name: v, hostPath: {{path: /x, type: Dir}}}}], containers: [{C}]}}")),
+        r#"spec.volumes[0].hostPath.type: Unsupported value: "Dir": supported values: "", "DirectoryOrCreate""#,
+    );
+    has(
+        &err(&format!("{{volumes: [{{name: v, emptyDir: {{medium: HugePages}}}}], containers: [{C}]}}")),
+        r#"spec.volumes[0].emptyDir.medium: Unsupported value: "HugePages""#,
+    );
+    let p = ok(&format!(
+        "{{volumes: [{{name: v, hostPath: {{path: /tmp, type: DirectoryOrCreate}}}}, \
+        {{name: m, emptyDir: {{medium: Memory, sizeLimit: 64Mi}}}}], containers: [{C}]}}"
+    ));
     assert_eq!(p.spec.volumes[0].host_path.as_ref().unwrap().type_, HostPathType::DirectoryOrCreate);
     assert_eq!(p.spec.volumes[1].empty_dir.as_ref().unwrap().size_limit.unwrap().bytes(), Some(64 << 20));
 }
@@ -314,9 +375,14 @@ fn volumes() {
 fn unknown_fields_are_rejected_with_their_path() {
     let e = err("{containers: [{name: a, image: b, livenesProbe: {exec: {command: [true]}}}]}");
     has(&e, "pod.yaml: spec.containers[0].livenesProbe: unknown field `livenesProbe`, did you mean `livenessProbe`?");
-    has(&err("{containers: [{name: a, image: b, volumeDevices: []}]}"), "spec.containers[0].volumeDevices: unknown field `volumeDevices`, expected one of");
-    has(&err("{containers: [{name: a, image: b, lifecycle: {preStop: {httpGet: {port: 80, bogus: 1}}}}]}"),
-        "spec.containers[0].lifecycle.preStop.httpGet.bogus: unknown field");
+    has(
+        &err("{containers: [{name: a, image: b, volumeDevices: []}]}"),
+        "spec.containers[0].volumeDevices: unknown field `volumeDevices`, expected one of",
+    );
+    has(
+        &err("{containers: [{name: a, image: b, lifecycle: {preStop: {httpGet: {port: 80, bogus: 1}}}}]}"),
+        "spec.containers[0].lifecycle.preStop.httpGet.bogus: unknown field",
+    );
     // metadata is lenient: kubectl output parses.
     let p = parse(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: t, creationTimestamp: null, resourceVersion: '1'}}\nspec: {{containers: [{C}]}}\nstatus: {{phase: Running}}\n"), "x");
     assert!(p.is_ok(), "{p:?}");
@@ -334,82 +400,159 @@ fn unquoted_yaml_scalars_become_strings() {
 fn init_containers_and_sidecars() {
     let hooks = "lifecycle: {postStart: {exec: {command: [true]}}}, readinessProbe: {exec: {command: [true]}}";
     let e = err(&format!("{{initContainers: [{{name: i, image: b, {hooks}}}], containers: [{C}]}}"));
-    has(&e, "spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers without restartPolicy=Always");
+    has(
+        &e,
+        "spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers without restartPolicy=Always",
+    );
     has(&e, "spec.initContainers[0].readinessProbe: Forbidden");
-    let p = ok(&format!("{{initContainers: [{{name: i, image: b, restartPolicy: Always, {hooks}}}], containers: [{C}]}}"));
+    let p =
+        ok(&format!("{{initContainers: [{{name: i, image: b, restartPolicy: Always, {hooks}}}], containers: [{C}]}}"));
     assert!(p.spec.init_containers[0].is_sidecar());
-    has(&err(&format!("{{initContainers: [{{name: i, image: b, restartPolicy: OnFailure}}], containers: [{C}]}}")),
-        r#"spec.initContainers[0].restartPolicy: Unsupported value: "OnFailure": supported values: "Always""#);
-    has(&err("{containers: [{name: a, image: b, restartPolicy: Always}]}"),
-        "spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers");
+    has(
+        &err(&format!("{{initContainers: [{{name: i, image: b, restartPolicy: OnFailure}}], containers: [{C}]}}")),
+        r#"spec.initContainers[0].restartPolicy: Unsupported value: "OnFailure": supported values: "Always""#,
+    );
+    has(
+        &err("{containers: [{name: a, image: b, restartPolicy: Always}]}"),
+        "spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers",
+    );
 }
 
 #[test]
 fn probes() {
-    let probe = |field: &str, body: &str| format!("{{containers: [{{name: a, image: b, ports: [{{containerPort: 80, name: http}}], {field}: {body}}}]}}");
-    has(&err(&probe("livenessProbe", "{exec: {command: [true]}, successThreshold: 2}")),
-        "spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1");
-    has(&err(&probe("startupProbe", "{exec: {command: [true]}, successThreshold: 3}")), "startupProbe.successThreshold: Invalid value: 3: must be 1");
-    assert_eq!(ok(&probe("readinessProbe", "{exec: {command: [true]}, successThreshold: 2}")).spec.containers[0]
-        .readiness_probe.as_ref().unwrap().success_threshold, 2);
-    has(&err(&probe("livenessProbe", "{periodSeconds: 5}")), "spec.containers[0].livenessProbe: Required value: must specify a handler type");
-    has(&err(&probe("livenessProbe", "{exec: {command: [true]}, tcpSocket: {port: 80}}")),
-        "livenessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type");
-    let e = err(&probe("livenessProbe", "{exec: {command: [true]}, failureThreshold: -1, periodSeconds: -2, initialDelaySeconds: -3}"));
+    let probe = |field: &str, body: &str| {
+        format!("{{containers: [{{name: a, image: b, ports: [{{containerPort: 80, name: http}}], {field}: {body}}}]}}")
+    };
+    has(
+        &err(&probe("livenessProbe", "{exec: {command: [true]}, successThreshold: 2}")),
+        "spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1",
+    );
+    has(
+        &err(&probe("startupProbe", "{exec: {command: [true]}, successThreshold: 3}")),
+        "startupProbe.successThreshold: Invalid value: 3: must be 1",
+    );
+    assert_eq!(
+        ok(&probe("readinessProbe", "{exec: {command: [true]}, successThreshold: 2}")).spec.containers[0]
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .success_threshold,
+        2
+    );
+    has(
+        &err(&probe("livenessProbe", "{periodSeconds: 5}")),
+        "spec.containers[0].livenessProbe: Required value: must specify a handler type",
+    );
+    has(
+        &err(&probe("livenessProbe", "{exec: {command: [true]}, tcpSocket: {port: 80}}")),
+        "livenessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type",
+    );
+    let e = err(&probe(
+        "livenessProbe",
+        "{exec: {command: [true]}, failureThreshold: -1, periodSeconds: -2, initialDelaySeconds: -3}",
+    ));
     has(&e, "livenessProbe.failureThreshold: Invalid value: -1: must be greater than or equal to 1");
     has(&e, "livenessProbe.periodSeconds: Invalid value: -2");
     has(&e, "livenessProbe.initialDelaySeconds: Invalid value: -3: must be greater than or equal to 0");
-    has(&err(&probe("readinessProbe", "{exec: {command: [true]}, terminationGracePeriodSeconds: 5}")),
-        "readinessProbe.terminationGracePeriodSeconds: Invalid value: 5: must not be set for readinessProbes");
+    has(
+        &err(&probe("readinessProbe", "{exec: {command: [true]}, terminationGracePeriodSeconds: 5}")),
+        "readinessProbe.terminationGracePeriodSeconds: Invalid value: 5: must not be set for readinessProbes",
+    );
     ok(&probe("livenessProbe", "{httpGet: {port: http, scheme: HTTPS}, terminationGracePeriodSeconds: 5}"));
     ok(&probe("livenessProbe", "{grpc: {port: 9000}}"));
     // A name no containerPort has is accepted here; it is a probe error at run time (L-87).
     ok(&probe("livenessProbe", "{httpGet: {port: metrics}}"));
-    has(&err(&probe("livenessProbe", "{tcpSocket: {port: '80'}}")),
-        r#"livenessProbe.tcpSocket.port: Invalid value: "80": must contain at least one letter (a-z)"#);
-    has(&err(&probe("livenessProbe", "{tcpSocket: {port: 70000}}")), "tcpSocket.port: Invalid value: 70000: must be between 1 and 65535, inclusive");
-    has(&err(&probe("livenessProbe", "{httpGet: {port: 80, scheme: FTP}}")), r#"httpGet.scheme: Unsupported value: "FTP""#);
+    has(
+        &err(&probe("livenessProbe", "{tcpSocket: {port: '80'}}")),
+        r#"livenessProbe.tcpSocket.port: Invalid value: "80": must contain at least one letter (a-z)"#,
+    );
+    has(
+        &err(&probe("livenessProbe", "{tcpSocket: {port: 70000}}")),
+        "tcpSocket.port: Invalid value: 70000: must be between 1 and 65535, inclusive",
+    );
+    has(
+        &err(&probe("livenessProbe", "{httpGet: {port: 80, scheme: FTP}}")),
+        r#"httpGet.scheme: Unsupported value: "FTP""#,
+    );
 }
 
 #[test]
 fn lifecycle_handlers() {
-    let hook = |body: &str| format!("{{terminationGracePeriodSeconds: 30, containers: [{{name: a, image: b, lifecycle: {body}}}]}}");
+    let hook = |body: &str| {
+        format!("{{terminationGracePeriodSeconds: 30, containers: [{{name: a, image: b, lifecycle: {body}}}]}}")
+    };
     ok(&hook("{preStop: {sleep: {seconds: 30}}, postStart: {sleep: {seconds: 0}}}"));
     has(&err(&hook("{preStop: {sleep: {seconds: 31}}}")),
         "spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: 31: must be non-negative and less than terminationGracePeriodSeconds (30)");
     has(&err(&hook("{preStop: {sleep: {seconds: -1}}}")), "preStop.sleep.seconds: Invalid value: -1");
     has(&err(&hook("{postStart: {}}")), "lifecycle.postStart: Required value: must specify a handler type");
-    has(&err(&hook("{postStart: {exec: {command: [a]}, sleep: {seconds: 1}}}")), "lifecycle.postStart.sleep: Forbidden: may not specify more than 1 handler type");
+    has(
+        &err(&hook("{postStart: {exec: {command: [a]}, sleep: {seconds: 1}}}")),
+        "lifecycle.postStart.sleep: Forbidden: may not specify more than 1 handler type",
+    );
     has(&err(&hook("{postStart: {exec: {}}}")), "lifecycle.postStart.exec.command: Required value");
     ok(&hook("{postStart: {tcpSocket: {port: 80}}}"));
     has(&err(&hook("{stopSignal: SIGUSR1}")), "lifecycle.stopSignal: Forbidden");
     ok("{os: {name: linux}, containers: [{name: a, image: b, lifecycle: {stopSignal: SIGUSR1}}]}");
-    has(&err("{os: {name: linux}, containers: [{name: a, image: b, lifecycle: {stopSignal: BOGUS}}]}"), "lifecycle.stopSignal: Invalid value");
+    has(
+        &err("{os: {name: linux}, containers: [{name: a, image: b, lifecycle: {stopSignal: BOGUS}}]}"),
+        "lifecycle.stopSignal: Invalid value",
+    );
     let e = err("{containers: [{name: a, image: b, lifecycle: {preStop: {httpGet: {port: 1.5}}}}]}");
     has(&e, "pod.yaml: spec.containers[0].lifecycle.preStop.httpGet.port: invalid type: floating point `1.5`, expected a port number or a port name");
-    has(&err("{containers: [{name: a, image: b, lifecycle: {preStop: {httpGet: {port: 99999999999}}}}]}"),
-        "spec.containers[0].lifecycle.preStop.httpGet.port: invalid value 99999999999");
+    has(
+        &err("{containers: [{name: a, image: b, lifecycle: {preStop: {httpGet: {port: 99999999999}}}}]}"),
+        "spec.containers[0].lifecycle.preStop.httpGet.port: invalid value 99999999999",
+    );
 }
 
 #[test]
 fn env_ports_and_resources() {
     let c = |body: &str| format!("{{containers: [{{name: a, image: b, {body}}}]}}");
-    has(&err(&c("envFrom: [{configMapRef: {name: x}}]")), "spec.containers[0].envFrom: Forbidden: not supported by runp");
-    has(&err(&c("env: [{name: A, valueFrom: {configMapKeyRef: {name: x, key: y}}}]")),
-        "spec.containers[0].env[0].valueFrom.configMapKeyRef: Forbidden: not supported by runp");
-    has(&err(&c("env: [{name: A, valueFrom: {fieldRef: {fieldPath: metadata.labels}}}]")),
-        r#"env[0].valueFrom.fieldRef.fieldPath: Unsupported value: "metadata.labels""#);
+    has(
+        &err(&c("envFrom: [{configMapRef: {name: x}}]")),
+        "spec.containers[0].envFrom: Forbidden: not supported by runp",
+    );
+    has(
+        &err(&c("env: [{name: A, valueFrom: {configMapKeyRef: {name: x, key: y}}}]")),
+        "spec.containers[0].env[0].valueFrom.configMapKeyRef: Forbidden: not supported by runp",
+    );
+    has(
+        &err(&c("env: [{name: A, valueFrom: {fieldRef: {fieldPath: metadata.labels}}}]")),
+        r#"env[0].valueFrom.fieldRef.fieldPath: Unsupported value: "metadata.labels""#,
+    );
     ok(&c("env: [{name: A, valueFrom: {fieldRef: {fieldPath: status.podIP}}}, {name: my.var-1, value: x}]"));
-    has(&err(&c("env: [{name: A=B, value: x}]")), r#"env[0].name: Invalid value: "A=B": a valid environment variable name"#);
-    has(&err(&c("env: [{name: A, value: x, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]")), "env[0].valueFrom: Invalid value");
+    has(
+        &err(&c("env: [{name: A=B, value: x}]")),
+        r#"env[0].name: Invalid value: "A=B": a valid environment variable name"#,
+    );
+    has(
+        &err(&c("env: [{name: A, value: x, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]")),
+        "env[0].valueFrom: Invalid value",
+    );
     has(&err(&c("ports: [{containerPort: 0}]")), "spec.containers[0].ports[0].containerPort: Required value");
-    has(&err(&c("ports: [{containerPort: 65536}]")), "ports[0].containerPort: Invalid value: 65536: must be between 1 and 65535, inclusive");
-    has(&err(&c("ports: [{containerPort: 80, name: HTTP}]")), r#"ports[0].name: Invalid value: "HTTP": must contain only alpha-numeric"#);
-    has(&err(&c("ports: [{containerPort: 80, name: web, protocol: ICMP}]")), r#"ports[0].protocol: Unsupported value: "ICMP""#);
+    has(
+        &err(&c("ports: [{containerPort: 65536}]")),
+        "ports[0].containerPort: Invalid value: 65536: must be between 1 and 65535, inclusive",
+    );
+    has(
+        &err(&c("ports: [{containerPort: 80, name: HTTP}]")),
+        r#"ports[0].name: Invalid value: "HTTP": must contain only alpha-numeric"#,
+    );
+    has(
+        &err(&c("ports: [{containerPort: 80, name: web, protocol: ICMP}]")),
+        r#"ports[0].protocol: Unsupported value: "ICMP""#,
+    );
     let e = err(&c("resources: {requests: {cpu: '2'}, limits: {cpu: '1', nvidia.com/gpu: 1}}"));
-    has(&e, r#"spec.containers[0].resources.requests[cpu]: Invalid value: "2": must be less than or equal to cpu limit of 1"#);
+    has(
+        &e,
+        r#"spec.containers[0].resources.requests[cpu]: Invalid value: "2": must be less than or equal to cpu limit of 1"#,
+    );
     has(&e, r#"resources.limits[nvidia.com/gpu]: Unsupported value: "nvidia.com/gpu""#);
-    has(&err(&c("resources: {requests: {memory: 64MB}}")), r#"spec.containers[0].resources.requests.memory: invalid value "64MB": quantities must match"#);
+    has(
+        &err(&c("resources: {requests: {memory: 64MB}}")),
+        r#"spec.containers[0].resources.requests.memory: invalid value "64MB": quantities must match"#,
+    );
     ok(&c("resources: {requests: {cpu: 0.5, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}"));
 }
 
@@ -421,9 +564,20 @@ fn metadata_rules() {
     let paths: Vec<&str> = inv.errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, ["metadata.name", "metadata.labels", "metadata.labels"], "{e}");
     has(&e.to_string(), r#"m: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain"#);
-    has(&parse(&format!("kind: Pod\nmetadata: {{name: a}}\nspec: {{containers: [{C}]}}"), "m").unwrap_err().to_string(), "m: apiVersion: Required value");
-    has(&parse(&format!("apiVersion: v1\nmetadata: {{name: a}}\nspec: {{containers: [{C}]}}"), "m").unwrap_err().to_string(), "m: kind: Required value");
-    has(&parse(&format!("apiVersion: v1\nkind: Pod\nspec: {{containers: [{C}]}}"), "m").unwrap_err().to_string(), "metadata.name: Required value");
+    has(
+        &parse(&format!("kind: Pod\nmetadata: {{name: a}}\nspec: {{containers: [{C}]}}"), "m").unwrap_err().to_string(),
+        "m: apiVersion: Required value",
+    );
+    has(
+        &parse(&format!("apiVersion: v1\nmetadata: {{name: a}}\nspec: {{containers: [{C}]}}"), "m")
+            .unwrap_err()
+            .to_string(),
+        "m: kind: Required value",
+    );
+    has(
+        &parse(&format!("apiVersion: v1\nkind: Pod\nspec: {{containers: [{C}]}}"), "m").unwrap_err().to_string(),
+        "metadata.name: Required value",
+    );
 }
 
 #[test]
@@ -445,7 +599,28 @@ fn hostile_input_never_panics() {
     ];
     let mut inputs = inputs;
     let mut seed: u64 = 0x1234_5678;
-    let pieces = ["{", "}", "[", "]", ":", " ", "\n", "- ", "spec", "containers", "name", "a", "'", "\"", "&x ", "*x", "1", ",", "#", "\t"];
+    let pieces = [
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        " ",
+        "\n",
+        "- ",
+        "spec",
+        "containers",
+        "name",
+        "a",
+        "'",
+        "\"",
+        "&x ",
+        "*x",
+        "1",
+        ",",
+        "#",
+        "\t",
+    ];
     for _ in 0..3000 {
         let mut s = String::new();
         for _ in 0..(seed % 40) {
@@ -465,4 +640,3 @@ fn hostile_input_never_panics() {
         }
     }
 }
-

@@ -112,15 +112,27 @@ fn pod_spec<'a>(cx: &mut Ctx<'a>, spec: &'a PodSpec, sp: &str) {
     }
     if let Some(d) = spec.active_deadline_seconds {
         if !(1..=i64::from(i32::MAX)).contains(&d) {
-            cx.push(FieldError::invalid(format!("{sp}.activeDeadlineSeconds"), &d, "must be between 1 and 2147483647, inclusive"));
+            cx.push(FieldError::invalid(
+                format!("{sp}.activeDeadlineSeconds"),
+                &d,
+                "must be between 1 and 2147483647, inclusive",
+            ));
         }
     }
     if spec.termination_grace_period_seconds < 0 {
         let g = spec.termination_grace_period_seconds;
-        cx.push(FieldError::invalid(format!("{sp}.terminationGracePeriodSeconds"), &g, "must be greater than or equal to 0"));
+        cx.push(FieldError::invalid(
+            format!("{sp}.terminationGracePeriodSeconds"),
+            &g,
+            "must be greater than or equal to 0",
+        ));
     }
     if spec.share_process_namespace == Some(true) && spec.host_pid {
-        cx.push(FieldError::invalid(format!("{sp}.shareProcessNamespace"), &true, "ShareProcessNamespace and HostPID cannot both be enabled"));
+        cx.push(FieldError::invalid(
+            format!("{sp}.shareProcessNamespace"),
+            &true,
+            "ShareProcessNamespace and HostPID cannot both be enabled",
+        ));
     }
     for (field, v) in [("hostname", &spec.hostname), ("subdomain", &spec.subdomain)] {
         if let Some(v) = v {
@@ -161,22 +173,38 @@ fn pod_spec<'a>(cx: &mut Ctx<'a>, spec: &'a PodSpec, sp: &str) {
 fn dns(cx: &mut Ctx<'_>, spec: &PodSpec, sp: &str) {
     let none = spec.dns_policy == super::pod::DnsPolicy::None;
     match &spec.dns_config {
-        None if none => cx.push(FieldError::required(format!("{sp}.dnsConfig"), "must provide `dnsConfig` when `dnsPolicy` is None")),
+        None if none => cx
+            .push(FieldError::required(format!("{sp}.dnsConfig"), "must provide `dnsConfig` when `dnsPolicy` is None")),
         None => {}
         Some(c) => {
             if none && c.nameservers.is_empty() {
-                cx.push(FieldError::required(format!("{sp}.dnsConfig.nameservers"), "must provide at least one DNS nameserver when `dnsPolicy` is None"));
+                cx.push(FieldError::required(
+                    format!("{sp}.dnsConfig.nameservers"),
+                    "must provide at least one DNS nameserver when `dnsPolicy` is None",
+                ));
             }
             if c.nameservers.len() > 3 {
-                cx.push(FieldError::invalid(format!("{sp}.dnsConfig.nameservers"), &c.nameservers.join(" "), "must not have more than 3 nameservers"));
+                cx.push(FieldError::invalid(
+                    format!("{sp}.dnsConfig.nameservers"),
+                    &c.nameservers.join(" "),
+                    "must not have more than 3 nameservers",
+                ));
             }
             for (i, ns) in c.nameservers.iter().enumerate() {
                 if ns.parse::<std::net::IpAddr>().is_err() {
-                    cx.push(FieldError::invalid(format!("{sp}.dnsConfig.nameservers[{i}]"), ns, "must be a valid IP address"));
+                    cx.push(FieldError::invalid(
+                        format!("{sp}.dnsConfig.nameservers[{i}]"),
+                        ns,
+                        "must be a valid IP address",
+                    ));
                 }
             }
             if c.searches.len() > 32 {
-                cx.push(FieldError::invalid(format!("{sp}.dnsConfig.searches"), &c.searches.join(" "), "must not have more than 32 search paths"));
+                cx.push(FieldError::invalid(
+                    format!("{sp}.dnsConfig.searches"),
+                    &c.searches.join(" "),
+                    "must not have more than 32 search paths",
+                ));
             }
             for (i, o) in c.options.iter().enumerate() {
                 if o.name.is_empty() {
@@ -199,7 +227,9 @@ fn seccomp(cx: &mut Ctx<'_>, parent: &str, p: &Option<SeccompProfile>) {
     let Some(p) = p else { return };
     let path = format!("{parent}.seccompProfile.localhostProfile");
     match (p.type_, &p.localhost_profile) {
-        (SeccompProfileType::Localhost, None) => cx.push(FieldError::required(path, "must be set when seccomp type is Localhost")),
+        (SeccompProfileType::Localhost, None) => {
+            cx.push(FieldError::required(path, "must be set when seccomp type is Localhost"))
+        }
         (SeccompProfileType::Localhost, Some(_)) | (_, None) => {}
         (_, Some(_)) => cx.push(FieldError::forbidden(path, "can only be set when seccomp type is Localhost")),
     }
@@ -216,12 +246,18 @@ fn volume<'a>(cx: &mut Ctx<'_>, v: &'a Volume, path: &str, seen: &mut HashSet<&'
     }
     match (&v.empty_dir, &v.host_path) {
         (None, None) => cx.push(FieldError::required(path, "must specify a volume type")),
-        (Some(_), Some(_)) => cx.push(FieldError::forbidden(format!("{path}.hostPath"), "may not specify more than 1 volume type")),
+        (Some(_), Some(_)) => {
+            cx.push(FieldError::forbidden(format!("{path}.hostPath"), "may not specify more than 1 volume type"))
+        }
         _ => {}
     }
     if let Some(size) = v.empty_dir.as_ref().and_then(|e| e.size_limit.as_ref()) {
         if size.is_negative() {
-            cx.push(FieldError::invalid(format!("{path}.emptyDir.sizeLimit"), &size.to_string(), "must be greater than or equal to 0"));
+            cx.push(FieldError::invalid(
+                format!("{path}.emptyDir.sizeLimit"),
+                &size.to_string(),
+                "must be greater than or equal to 0",
+            ));
         }
     }
     if let Some(h) = &v.host_path {
@@ -241,7 +277,9 @@ fn container(cx: &mut Ctx<'_>, c: &Container, path: &str, is_init: bool) {
         (true, Some(p)) if p != RestartPolicy::Always => {
             cx.push(FieldError::not_supported(format!("{path}.restartPolicy"), p.as_str(), &["Always"]));
         }
-        (false, Some(_)) => cx.push(FieldError::forbidden(format!("{path}.restartPolicy"), "may not be set for non-init containers")),
+        (false, Some(_)) => {
+            cx.push(FieldError::forbidden(format!("{path}.restartPolicy"), "may not be set for non-init containers"))
+        }
         _ => {}
     }
     let regular_init = is_init && !c.is_sidecar();
@@ -257,14 +295,25 @@ fn container(cx: &mut Ctx<'_>, c: &Container, path: &str, is_init: bool) {
             }
             if let Some(sig) = &l.stop_signal {
                 if !cx.os_set {
-                    cx.push(FieldError::forbidden(format!("{lp}.stopSignal"), "may not be set for containers with empty `spec.os.name`"));
+                    cx.push(FieldError::forbidden(
+                        format!("{lp}.stopSignal"),
+                        "may not be set for containers with empty `spec.os.name`",
+                    ));
                 } else if !sig.starts_with("SIG") || super::signal::parse(sig).is_err() {
-                    cx.push(FieldError::invalid(format!("{lp}.stopSignal"), sig, "must be a signal name such as SIGTERM"));
+                    cx.push(FieldError::invalid(
+                        format!("{lp}.stopSignal"),
+                        sig,
+                        "must be a signal name such as SIGTERM",
+                    ));
                 }
             }
         }
     }
-    for (field, p) in [("livenessProbe", &c.liveness_probe), ("readinessProbe", &c.readiness_probe), ("startupProbe", &c.startup_probe)] {
+    for (field, p) in [
+        ("livenessProbe", &c.liveness_probe),
+        ("readinessProbe", &c.readiness_probe),
+        ("startupProbe", &c.startup_probe),
+    ] {
         let Some(p) = p else { continue };
         let pp = format!("{path}.{field}");
         if regular_init {
@@ -276,7 +325,10 @@ fn container(cx: &mut Ctx<'_>, c: &Container, path: &str, is_init: bool) {
     ports(cx, &c.ports, path);
     env(cx, &c.env, path);
     if !c.env_from.is_empty() {
-        cx.push(FieldError::forbidden(format!("{path}.envFrom"), "not supported by runp (there are no ConfigMaps or Secrets)"));
+        cx.push(FieldError::forbidden(
+            format!("{path}.envFrom"),
+            "not supported by runp (there are no ConfigMaps or Secrets)",
+        ));
     }
     mounts(cx, c, path);
     resources(cx, c, path);
@@ -295,7 +347,11 @@ fn ports(cx: &mut Ctx<'_>, ports: &[ContainerPort], path: &str) {
         if p.container_port == 0 {
             cx.push(FieldError::required(format!("{pp}.containerPort"), ""));
         } else if !(1..=65535).contains(&p.container_port) {
-            cx.push(FieldError::invalid(format!("{pp}.containerPort"), &p.container_port, "must be between 1 and 65535, inclusive"));
+            cx.push(FieldError::invalid(
+                format!("{pp}.containerPort"),
+                &p.container_port,
+                "must be between 1 and 65535, inclusive",
+            ));
         }
         if let Some(hp) = p.host_port.filter(|hp| *hp != 0 && !(1..=65535).contains(hp)) {
             cx.push(FieldError::invalid(format!("{pp}.hostPort"), &hp, "must be between 1 and 65535, inclusive"));
@@ -336,12 +392,16 @@ fn port_ref(cx: &mut Ctx<'_>, port: &IntOrString, path: String, _ports: &[Contai
 fn actions(cx: &mut Ctx<'_>, path: &str, actions: &[(&str, Action<'_>)], ports: &[ContainerPort]) {
     match actions {
         [] => cx.push(FieldError::required(path, "must specify a handler type")),
-        [_, (second, _), ..] => cx.push(FieldError::forbidden(format!("{path}.{second}"), "may not specify more than 1 handler type")),
+        [_, (second, _), ..] => {
+            cx.push(FieldError::forbidden(format!("{path}.{second}"), "may not specify more than 1 handler type"))
+        }
         [_] => {}
     }
     for (_, action) in actions {
         match action {
-            Action::Exec(e) if e.command.is_empty() => cx.push(FieldError::required(format!("{path}.exec.command"), "")),
+            Action::Exec(e) if e.command.is_empty() => {
+                cx.push(FieldError::required(format!("{path}.exec.command"), ""))
+            }
             Action::Exec(_) => {}
             Action::HttpGet(g) => {
                 port_ref(cx, &g.port, format!("{path}.httpGet.port"), ports);
@@ -349,7 +409,11 @@ fn actions(cx: &mut Ctx<'_>, path: &str, actions: &[(&str, Action<'_>)], ports: 
             }
             Action::TcpSocket(t) => port_ref(cx, &t.port, format!("{path}.tcpSocket.port"), ports),
             Action::Grpc(g) if !(1..=65535).contains(&g.port) => {
-                cx.push(FieldError::invalid(format!("{path}.grpc.port"), &g.port, "must be between 1 and 65535, inclusive"));
+                cx.push(FieldError::invalid(
+                    format!("{path}.grpc.port"),
+                    &g.port,
+                    "must be between 1 and 65535, inclusive",
+                ));
             }
             Action::Grpc(_) => {}
             Action::Sleep(s) if s.seconds < 0 || s.seconds > cx.grace => {
@@ -369,7 +433,11 @@ fn headers(cx: &mut Ctx<'_>, g: &super::pod::HttpGetAction, path: &str) {
     for (i, hd) in g.http_headers.iter().enumerate() {
         let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
         if hd.name.is_empty() || !hd.name.bytes().all(token) {
-            cx.push(FieldError::invalid(format!("{path}.httpGet.httpHeaders[{i}].name"), &hd.name, "a valid HTTP header must consist of alphanumeric characters, '-' or other token characters"));
+            cx.push(FieldError::invalid(
+                format!("{path}.httpGet.httpHeaders[{i}].name"),
+                &hd.name,
+                "a valid HTTP header must consist of alphanumeric characters, '-' or other token characters",
+            ));
         }
     }
 }
@@ -377,10 +445,18 @@ fn headers(cx: &mut Ctx<'_>, g: &super::pod::HttpGetAction, path: &str) {
 fn probe(cx: &mut Ctx<'_>, p: &Probe, path: &str, which: &str, ports: &[ContainerPort]) {
     actions(cx, path, &p.actions(), ports);
     if p.initial_delay_seconds < 0 {
-        cx.push(FieldError::invalid(format!("{path}.initialDelaySeconds"), &p.initial_delay_seconds, "must be greater than or equal to 0"));
+        cx.push(FieldError::invalid(
+            format!("{path}.initialDelaySeconds"),
+            &p.initial_delay_seconds,
+            "must be greater than or equal to 0",
+        ));
     }
-    for (field, v) in [("timeoutSeconds", p.timeout_seconds), ("periodSeconds", p.period_seconds),
-        ("successThreshold", p.success_threshold), ("failureThreshold", p.failure_threshold)] {
+    for (field, v) in [
+        ("timeoutSeconds", p.timeout_seconds),
+        ("periodSeconds", p.period_seconds),
+        ("successThreshold", p.success_threshold),
+        ("failureThreshold", p.failure_threshold),
+    ] {
         if v < 1 {
             cx.push(FieldError::invalid(format!("{path}.{field}"), &v, "must be greater than or equal to 1"));
         }
@@ -418,18 +494,30 @@ fn env(cx: &mut Ctx<'_>, env: &[EnvVar], path: &str) {
                 cx.push(FieldError::not_supported(format!("{vp}.fieldRef.apiVersion"), v, &["v1"]));
             }
             if !SUPPORTED_FIELD_PATHS.contains(&f.field_path.as_str()) {
-                cx.push(FieldError::not_supported(format!("{vp}.fieldRef.fieldPath"), &f.field_path, SUPPORTED_FIELD_PATHS));
+                cx.push(FieldError::not_supported(
+                    format!("{vp}.fieldRef.fieldPath"),
+                    &f.field_path,
+                    SUPPORTED_FIELD_PATHS,
+                ));
             }
         }
-        for (field, set) in [("resourceFieldRef", from.resource_field_ref.is_some()), ("configMapKeyRef", from.config_map_key_ref.is_some()),
-            ("secretKeyRef", from.secret_key_ref.is_some()), ("fileKeyRef", from.file_key_ref.is_some())] {
+        for (field, set) in [
+            ("resourceFieldRef", from.resource_field_ref.is_some()),
+            ("configMapKeyRef", from.config_map_key_ref.is_some()),
+            ("secretKeyRef", from.secret_key_ref.is_some()),
+            ("fileKeyRef", from.file_key_ref.is_some()),
+        ] {
             if set {
                 sources += 1;
                 cx.push(FieldError::forbidden(format!("{vp}.{field}"), "not supported by runp (only fieldRef is)"));
             }
         }
         match sources {
-            0 => cx.push(FieldError::invalid(vp, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`")),
+            0 => cx.push(FieldError::invalid(
+                vp,
+                "",
+                "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+            )),
             1 => {}
             _ => cx.push(FieldError::invalid(vp, "", "may not have more than one field specified at a time")),
         }
@@ -465,7 +553,10 @@ fn mounts(cx: &mut Ctx<'_>, c: &Container, path: &str) {
             }
         }
         if m.mount_propagation == Some(MountPropagation::Bidirectional) && !privileged {
-            cx.push(FieldError::forbidden(format!("{mp}.mountPropagation"), "Bidirectional mount propagation is available only to privileged containers"));
+            cx.push(FieldError::forbidden(
+                format!("{mp}.mountPropagation"),
+                "Bidirectional mount propagation is available only to privileged containers",
+            ));
         }
     }
 }
@@ -487,8 +578,11 @@ fn resources(cx: &mut Ctx<'_>, c: &Container, path: &str) {
     for name in names {
         if let (Some(req), Some(lim)) = (r.requests.get(name), r.limits.get(name)) {
             if req > lim {
-                cx.push(FieldError::invalid(format!("{path}.resources.requests[{name}]"), &req.to_string(),
-                    format!("must be less than or equal to {name} limit of {lim}")));
+                cx.push(FieldError::invalid(
+                    format!("{path}.resources.requests[{name}]"),
+                    &req.to_string(),
+                    format!("must be less than or equal to {name} limit of {lim}"),
+                ));
             }
         }
     }

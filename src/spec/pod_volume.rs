@@ -28,8 +28,12 @@ pub struct EmptyDirVolumeSource {
     pub size_limit: Option<Quantity>,
 }
 
-fn is_default_medium(m: &StorageMedium) -> bool { *m == StorageMedium::Default }
-fn is_unset_type(t: &HostPathType) -> bool { *t == HostPathType::Unset }
+fn is_default_medium(m: &StorageMedium) -> bool {
+    *m == StorageMedium::Default
+}
+fn is_unset_type(t: &HostPathType) -> bool {
+    *t == HostPathType::Unset
+}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -41,10 +45,34 @@ pub struct HostPathVolumeSource {
 
 /// Kubernetes volume types that runp does not implement.
 const OTHER_VOLUME_TYPES: &[&str] = &[
-    "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "configMap", "csi",
-    "downwardAPI", "ephemeral", "fc", "flexVolume", "flocker", "gcePersistentDisk", "gitRepo",
-    "glusterfs", "image", "iscsi", "nfs", "persistentVolumeClaim", "photonPersistentDisk",
-    "portworxVolume", "projected", "quobyte", "rbd", "scaleIO", "secret", "storageos", "vsphereVolume",
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "ephemeral",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "gitRepo",
+    "glusterfs",
+    "image",
+    "iscsi",
+    "nfs",
+    "persistentVolumeClaim",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "projected",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "secret",
+    "storageos",
+    "vsphereVolume",
 ];
 
 /// Fails while deserializing the value of an unsupported volume type, so the error has its path.
@@ -53,8 +81,7 @@ struct RejectVolumeType<'a>(&'a str);
 impl<'de> DeserializeSeed<'de> for RejectVolumeType<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, _: D) -> Result<(), D::Error> {
-        Err(de::Error::custom(format!(
-            "volume type {} is not supported (runp supports emptyDir and hostPath)", self.0)))
+        Err(de::Error::custom(format!("volume type {} is not supported (runp supports emptyDir and hostPath)", self.0)))
     }
 }
 

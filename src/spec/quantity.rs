@@ -50,7 +50,11 @@ fn div_pow10_up(m: i128, k: u32) -> i128 {
     match pow10(k) {
         Some(d) => {
             let q = m / d;
-            if m % d == 0 { q } else { q + m.signum() }
+            if m % d == 0 {
+                q
+            } else {
+                q + m.signum()
+            }
         }
         None => m.signum(),
     }
@@ -62,18 +66,28 @@ impl Quantity {
         let b = s.as_bytes();
         let mut i = 0;
         let negative = match b.first() {
-            Some(b'-') => { i += 1; true }
-            Some(b'+') => { i += 1; false }
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
             _ => false,
         };
         let int_start = i;
-        while i < b.len() && b[i].is_ascii_digit() { i += 1; }
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
         let int_digits = &s[int_start..i];
         let mut frac_digits = "";
         if i < b.len() && b[i] == b'.' {
             i += 1;
             let f = i;
-            while i < b.len() && b[i].is_ascii_digit() { i += 1; }
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
             frac_digits = &s[f..i];
         }
         if int_digits.is_empty() && frac_digits.is_empty() {
@@ -123,7 +137,11 @@ impl Quantity {
         let shift = exp10 + 9 - frac.len() as i64;
         let mut nanos = if shift >= 0 {
             let p = u32::try_from(shift).ok().and_then(pow10).ok_or(QuantityError::TooLarge);
-            if mantissa == 0 { 0 } else { mantissa.checked_mul(p?).ok_or(QuantityError::TooLarge)? }
+            if mantissa == 0 {
+                0
+            } else {
+                mantissa.checked_mul(p?).ok_or(QuantityError::TooLarge)?
+            }
         } else {
             div_pow10_up(mantissa, u32::try_from(-shift).unwrap_or(u32::MAX))
         };
@@ -221,7 +239,10 @@ fn largest_power(v: i128, base: i128, max: u32) -> u32 {
     let mut d = 1i128;
     while k < max {
         match d.checked_mul(base) {
-            Some(next) if v % next == 0 => { d = next; k += 1; }
+            Some(next) if v % next == 0 => {
+                d = next;
+                k += 1;
+            }
             _ => break,
         }
     }
@@ -326,11 +347,28 @@ mod tests {
     #[test]
     fn canonical_display() {
         for (input, want) in [
-            ("1024Mi", "1Gi"), ("64Mi", "64Mi"), ("1536Mi", "1536Mi"), ("0.5", "500m"),
-            ("1000m", "1"), ("250m", "250m"), ("1e3", "1e3"), ("1500", "1500"), ("1.5k", "1500"),
-            ("12e6", "12e6"), ("0.5Ki", "512"), ("0.1Ki", "102400m"), ("0", "0"), ("0Mi", "0"),
-            ("-1Gi", "-1Gi"), ("500M", "500M"), ("1n", "1n"), ("0.0000000001", "1n"),
-            ("2000000k", "2G"), ("+5", "5"), ("5.", "5"), ("1e-3", "1e-3"),
+            ("1024Mi", "1Gi"),
+            ("64Mi", "64Mi"),
+            ("1536Mi", "1536Mi"),
+            ("0.5", "500m"),
+            ("1000m", "1"),
+            ("250m", "250m"),
+            ("1e3", "1e3"),
+            ("1500", "1500"),
+            ("1.5k", "1500"),
+            ("12e6", "12e6"),
+            ("0.5Ki", "512"),
+            ("0.1Ki", "102400m"),
+            ("0", "0"),
+            ("0Mi", "0"),
+            ("-1Gi", "-1Gi"),
+            ("500M", "500M"),
+            ("1n", "1n"),
+            ("0.0000000001", "1n"),
+            ("2000000k", "2G"),
+            ("+5", "5"),
+            ("5.", "5"),
+            ("1e-3", "1e-3"),
         ] {
             assert_eq!(q(input).to_string(), want, "{input}");
         }
@@ -338,7 +376,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_syntax() {
-        for bad in ["", " 1", "1 ", "Mi", "1MB", "1.2.3", "--1", "1e", "1e+", "1ei", "0x10", "1Ki2", ".", "-", "1e99999999999"] {
+        for bad in
+            ["", " 1", "1 ", "Mi", "1MB", "1.2.3", "--1", "1e", "1e+", "1ei", "0x10", "1Ki2", ".", "-", "1e99999999999"]
+        {
             assert!(Quantity::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Quantity::parse("99999999999999999999999999999999999999999"), Err(QuantityError::TooLarge));
@@ -374,14 +414,19 @@ mod tests {
 
     #[test]
     fn property_display_round_trips() {
-        let suffixes = ["", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "e3", "e-2", "E6"];
+        let suffixes =
+            ["", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "e3", "e-2", "E6"];
         let mut seed = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..20_000 {
             let int = rng(&mut seed) % 100_000;
             let frac = rng(&mut seed) % 1000;
             let sign = if rng(&mut seed) % 4 == 0 { "-" } else { "" };
             let suffix = suffixes[(rng(&mut seed) % suffixes.len() as u64) as usize];
-            let text = if rng(&mut seed) % 2 == 0 { format!("{sign}{int}{suffix}") } else { format!("{sign}{int}.{frac:03}{suffix}") };
+            let text = if rng(&mut seed) % 2 == 0 {
+                format!("{sign}{int}{suffix}")
+            } else {
+                format!("{sign}{int}.{frac:03}{suffix}")
+            };
             let a = q(&text);
             let shown = a.to_string();
             let b = Quantity::parse(&shown).unwrap_or_else(|e| panic!("{text} -> {shown}: {e}"));
@@ -396,7 +441,8 @@ mod tests {
         let mut seed = 0x2545_f491_4f6c_dd1d;
         for _ in 0..50_000 {
             let len = (rng(&mut seed) % 12) as usize;
-            let bytes: Vec<u8> = (0..len).map(|_| alphabet[(rng(&mut seed) % alphabet.len() as u64) as usize]).collect();
+            let bytes: Vec<u8> =
+                (0..len).map(|_| alphabet[(rng(&mut seed) % alphabet.len() as u64) as usize]).collect();
             let s = String::from_utf8_lossy(&bytes);
             if let Ok(v) = Quantity::parse(&s) {
                 let _ = (v.value(), v.milli_value(), v.bytes(), v.to_string());

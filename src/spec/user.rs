@@ -99,11 +99,9 @@ pub fn resolve(spec: &UserSpec, passwd: &str, group: &str) -> Result<(u32, u32)>
                 None => entry.gid,
                 Some(g) => match parse_id(g) {
                     Some(id) => id,
-                    None => parse_group(group)
-                        .into_iter()
-                        .find(|(n, _, _)| n == g)
-                        .map(|(_, id, _)| id)
-                        .ok_or_else(|| anyhow::anyhow!("unable to find group {g}: no matching entries in group file"))?,
+                    None => parse_group(group).into_iter().find(|(n, _, _)| n == g).map(|(_, id, _)| id).ok_or_else(
+                        || anyhow::anyhow!("unable to find group {g}: no matching entries in group file"),
+                    )?,
                 },
             };
             Ok((entry.uid, gid))

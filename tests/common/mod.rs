@@ -101,7 +101,11 @@ impl Env {
     /// Runs runp and asserts failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.runp(args);
-        assert!(!out.status.success(), "runp {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "runp {args:?} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
@@ -114,7 +118,8 @@ impl Env {
         let mut cfg: Value = serde_json::from_str(&text).expect("base config json");
         cfg["root"]["path"] = Value::String(base.join("rootfs").display().to_string());
         edit(&mut cfg);
-        std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&cfg).expect("json")).expect("write config");
+        std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&cfg).expect("json"))
+            .expect("write config");
         dir
     }
 
@@ -165,7 +170,9 @@ impl Env {
     }
 
     pub fn ids(&self) -> Vec<String> {
-        std::fs::read_dir(self.root()).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
+        std::fs::read_dir(self.root())
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
     }
 }
 

@@ -32,7 +32,8 @@ pub fn unique(prefix: &str) -> String {
 pub fn dedent(s: &str) -> String {
     let s = s.strip_prefix('\n').unwrap_or(s);
     let indent = s.lines().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
-    s.lines().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect::<Vec<_>>().join("\n") + "\n"
+    s.lines().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect::<Vec<_>>().join("\n")
+        + "\n"
 }
 
 /// A Pod manifest named `@NAME@` (replaced by `run_pod`) with `spec` (YAML, any indentation).
@@ -58,7 +59,14 @@ impl PodEnv {
         assert!(st.success(), "copying the rootfs");
         std::fs::create_dir_all(ng.join("usr/share/nginx/html")).expect("html dir");
         std::fs::write(ng.join("usr/share/nginx/html/index.html"), "nginx placeholder\n").expect("index");
-        pe.ok(&["image", "import", "nginx", ng.to_str().expect("utf8"), "--cmd", "httpd -f -p 80 -h /usr/share/nginx/html"]);
+        pe.ok(&[
+            "image",
+            "import",
+            "nginx",
+            ng.to_str().expect("utf8"),
+            "--cmd",
+            "httpd -f -p 80 -h /usr/share/nginx/html",
+        ]);
         Some(pe)
     }
 
@@ -100,14 +108,24 @@ impl PodEnv {
 
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.runp(args);
-        assert!(out.status.success(), "runp {args:?} failed ({}): {}{}", out.status, String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "runp {args:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Runs runp expecting failure: (exit code, stderr).
     pub fn fails(&self, args: &[&str]) -> (i32, String) {
         let out = self.runp(args);
-        assert!(!out.status.success(), "runp {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "runp {args:?} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
@@ -193,12 +211,18 @@ impl PodEnv {
         if let Ok(Value::Array(a)) = serde_json::from_str::<Value>(&out) {
             return a;
         }
-        out.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("events json: {e}: {l}"))).collect()
+        out.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("events json: {e}: {l}")))
+            .collect()
     }
 
     /// Events with this reason (and a message containing `msg`).
     pub fn events_with(&self, name: &str, reason: &str, msg: &str) -> Vec<Value> {
-        self.events(name).into_iter().filter(|e| e["reason"] == reason && e["message"].as_str().unwrap_or("").contains(msg)).collect()
+        self.events(name)
+            .into_iter()
+            .filter(|e| e["reason"] == reason && e["message"].as_str().unwrap_or("").contains(msg))
+            .collect()
     }
 
     /// The `pod list` row of `name`: (READY, STATUS, RESTARTS).
@@ -231,7 +255,12 @@ impl PodEnv {
     /// `pod exec` expecting exit 0; returns stdout.
     pub fn exec_ok(&self, name: &str, c: &str, cmd: &[&str]) -> String {
         let out = self.exec(name, c, cmd);
-        assert!(out.status.success(), "exec {cmd:?} in {name}/{c} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "exec {cmd:?} in {name}/{c} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -386,7 +415,9 @@ pub fn restarts(c: &Value) -> u64 {
 /// Seconds since the epoch of an RFC 3339 UTC timestamp (`2026-11-21T08:08:10Z`, fraction
 /// ignored).
 pub fn epoch(ts: &str) -> i64 {
-    let p = |a: usize, b: usize| -> i64 { ts.get(a..b).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad timestamp {ts:?}")) };
+    let p = |a: usize, b: usize| -> i64 {
+        ts.get(a..b).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad timestamp {ts:?}"))
+    };
     let (y, m, d) = (p(0, 4), p(5, 7), p(8, 10));
     let (hh, mm, ss) = (p(11, 13), p(14, 16), p(17, 19));
     // days_from_civil (Howard Hinnant)
@@ -402,7 +433,13 @@ pub fn epoch(ts: &str) -> i64 {
 
 /// The host's /proc/uptime (seconds, 10 ms resolution): the clock containers can read too.
 pub fn uptime() -> f64 {
-    std::fs::read_to_string("/proc/uptime").expect("uptime").split_whitespace().next().expect("uptime").parse().expect("uptime")
+    std::fs::read_to_string("/proc/uptime")
+        .expect("uptime")
+        .split_whitespace()
+        .next()
+        .expect("uptime")
+        .parse()
+        .expect("uptime")
 }
 
 /// Numbers found in a file of lines `<tag> <uptime>` with this tag.
