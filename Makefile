@@ -20,7 +20,7 @@ DEPS_PKGS := busybox-static libseccomp-dev jq iproute2 procps gcc libc6-dev
 # is only a Recommends) for bench/pod.sh.
 BENCH_PKGS := hyperfine runc crun time podman conmon catatonit
 
-.PHONY: deps build bundles demo test bench clean
+.PHONY: deps build bundles demo test lint bench clean
 
 deps:
 	@scripts/apt-ensure.sh $(DEPS_PKGS)
@@ -47,6 +47,12 @@ demo: deps build bundles
 	echo "+ runp run --bundle $(BUNDLE) $$id"; \
 	$(RUNP) run --bundle $(BUNDLE) "$$id"
 	@RUNP=$(RUNP) scripts/demo.sh
+
+# The code rules CI enforces: rustfmt (rustfmt.toml), clippy with warnings as errors and every
+# unsafe block documented (a `// SAFETY:` comment).
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --release --all-targets -- -D warnings -D clippy::undocumented_unsafe_blocks
 
 # Runs the whole suite; tests find the bundle through RUNP_TEST_BUNDLE.
 # nextest runs each test in its own process (and in parallel); plain cargo
