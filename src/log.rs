@@ -3,6 +3,7 @@
 //! JSON lines are exactly `{"level":"error","msg":"...","time":"RFC3339"}`: containerd's shim
 //! decodes each line and keeps the last error's msg, and podman parses the file as one object,
 //! so every line is one complete object and an error is one line.
+#![forbid(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -1,4 +1,5 @@
 //! RFC 3339 timestamps without a date crate, and bounded durations and deadlines.
+#![forbid(unsafe_code)]
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -248,7 +248,7 @@ fn lookup(args: &ChildArgs) -> *const libc::c_char {
 fn load_seccomp(args: &ChildArgs) {
     if let Some(prog) = &args.seccomp {
         // SAFETY: the program was compiled and checked by the parent.
-        if let Err(e) = unsafe { crate::plan::seccomp::load(prog) } {
+        if let Err(e) = unsafe { super::seccomp::load(prog) } {
             fail(args, Step::Seccomp, 0, e);
         }
     }

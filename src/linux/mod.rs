@@ -12,9 +12,13 @@ pub mod exeseal;
 pub mod ns;
 pub mod pause;
 pub mod process;
+pub mod seccomp;
 pub mod spawn;
 pub mod sync;
 pub mod sys;
 
 mod child;
 mod child_rootfs;
+
+#[cfg(test)]
+mod seccomp_tests;

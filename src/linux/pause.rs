@@ -378,7 +378,7 @@ pub fn main() -> ! {
         fail(6);
     }
     // SAFETY: the program was just built by libseccomp for the calls made from here on.
-    if unsafe { crate::plan::seccomp::load(&filter) }.is_err() {
+    if unsafe { super::seccomp::load(&filter) }.is_err() {
         fail(7);
     }
     report(0);

@@ -442,3 +442,14 @@ pub fn attach_mount(mount: &OwnedFd, path: &std::path::Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// memfd_create(name, MFD_CLOEXEC): an anonymous file (libseccomp exports its BPF into one).
+pub fn memfd(name: &std::ffi::CStr) -> io::Result<std::fs::File> {
+    // SAFETY: name is NUL-terminated; memfd_create has no other preconditions.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new fd that nothing else owns.
+    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}

@@ -1,5 +1,6 @@
 //! What the kernel must be told, decided once from config.json (or, later, a Pod manifest).
 //! Pure: no syscalls, no filesystem writes. Only `from_oci` names oci-spec types.
+#![forbid(unsafe_code)]
 
 pub mod caps;
 pub mod container;

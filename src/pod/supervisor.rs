@@ -296,12 +296,11 @@ impl Supervisor {
 
     /// The loop. Returns the final phase.
     pub fn run(&mut self, sfd: &SignalFd, ready: Option<OwnedFd>) -> Result<Phase> {
-        // SAFETY-free prctl wrapper: orphans of hook processes come to us to be reaped.
+        // Orphans of hook processes come to us to be reaped.
         crate::linux::process::become_subreaper();
         // Non-dumpable: our /proc entries (the fds into every container's namespaces) are
         // root's alone. Exec probes' CLONE_VM children would set it on our shared mm anyway.
-        // SAFETY: prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        crate::linux::process::make_non_dumpable();
         let rec = SupervisorRecord {
             pid: std::process::id() as i32,
             start_time: crate::linux::process::stat(std::process::id() as i32).map(|s| s.start_time).unwrap_or(0),
