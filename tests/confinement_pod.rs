@@ -17,6 +17,7 @@ mod common;
 #[path = "common/pod.rs"]
 mod pod_harness;
 
+use common::HostMarker;
 use pod_harness::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -26,58 +27,9 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-/// The pod world, or None when not root; under CI=true not being root is a failure.
+/// The pod world, or None when not root (under CI=true the harness fails instead).
 fn pod_env() -> Option<PodEnv> {
-    let pe = PodEnv::new();
-    if pe.is_none() && std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true: the confinement tests need root");
-    }
-    pe
-}
-
-/// /tmp/<unique name> on the host: what a container must never be able to create (or, for the
-/// race tests, see). Removed on drop, so a failing run leaves nothing behind.
-struct HostMarker {
-    name: String,
-    path: PathBuf,
-}
-
-impl HostMarker {
-    /// A fresh name whose host file does not exist.
-    fn absent() -> HostMarker {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let name = format!("runp-confine-{}-{nanos}", unique("m"));
-        let path = Path::new("/tmp").join(&name);
-        let _ = std::fs::remove_file(&path);
-        HostMarker { name, path }
-    }
-
-    /// A marker that exists on the host (and only there).
-    fn present() -> HostMarker {
-        let m = HostMarker::absent();
-        std::fs::write(&m.path, "host\n").unwrap_or_else(|e| panic!("creating {}: {e}", m.path.display()));
-        m
-    }
-
-    fn exists(&self) -> bool {
-        std::fs::symlink_metadata(&self.path).is_ok()
-    }
-
-    /// What a container wrote there (empty if nothing).
-    fn content(&self) -> String {
-        std::fs::read_to_string(&self.path).unwrap_or_default()
-    }
-
-    fn remove(&self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-impl Drop for HostMarker {
-    fn drop(&mut self) {
-        self.remove();
-    }
+    PodEnv::new()
 }
 
 /// A shell script that looks at PID 1 of its PID namespace the way an attacker would and

@@ -265,3 +265,61 @@ pub fn assert_no_trace(env: &Env, id: &str) {
     let m = host_mounts_with(id);
     assert!(m.is_empty(), "mounts of {id} left behind: {m:?}");
 }
+
+/// Polls `f` every 20 ms until it returns Some; panics with `what` after `timeout`.
+pub fn poll<T>(what: &str, timeout: std::time::Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// /tmp/<unique name> on the host: a file a container must never create (absent) or never
+/// see through some process's /proc/<pid>/root (present). Removed on drop, even when the
+/// test fails.
+pub struct HostMarker {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl HostMarker {
+    /// A fresh name whose host file does not exist.
+    pub fn absent() -> HostMarker {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let name = format!("runp-confine-{}-{nanos}", unique_id("m"));
+        let path = Path::new("/tmp").join(&name);
+        let _ = std::fs::remove_file(&path);
+        HostMarker { name, path }
+    }
+
+    /// A marker that exists on the host (and only there).
+    pub fn present() -> HostMarker {
+        let m = HostMarker::absent();
+        std::fs::write(&m.path, "host\n").unwrap_or_else(|e| panic!("creating {}: {e}", m.path.display()));
+        m
+    }
+
+    pub fn exists(&self) -> bool {
+        std::fs::symlink_metadata(&self.path).is_ok()
+    }
+
+    /// What a container wrote there (empty if nothing).
+    pub fn content(&self) -> String {
+        std::fs::read_to_string(&self.path).unwrap_or_default()
+    }
+
+    pub fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for HostMarker {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
