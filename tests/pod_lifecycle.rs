@@ -884,8 +884,11 @@ fn pause_reaps_orphans() {
         "#,
     ));
     pe.wait_running(&name, "app", secs(10));
-    std::thread::sleep(Duration::from_millis(2500));
-    let ps = pe.exec_ok(&name, "app", &["ps", "-o", "stat,pid,ppid,args"]);
+    // Until both orphans have exited (sleep 1 is the later), then nothing may be left a zombie.
+    let ps = poll("the orphaned sleeps to exit", secs(10), || {
+        let ps = pe.exec_ok(&name, "app", &["ps", "-o", "stat,pid,ppid,args"]);
+        (!ps.lines().any(|l| l.trim_end().ends_with("sleep 1") || l.contains("usleep"))).then_some(ps)
+    });
     assert!(ps.lines().skip(1).all(|l| !l.trim_start().starts_with('Z')), "zombies in the pod:\n{ps}");
     assert!(!ps.contains("sleep 1\n") && ps.contains("sleep 3600"), "{ps}");
     // no zombie among the host processes of the pod either (children of pause)
@@ -1331,8 +1334,12 @@ fn dev_shm_is_shared_by_the_pod() {
         "#,
     ));
     pe.wait_until(&name, |s| state_of(ctr(s, "c1")) == "running" && state_of(ctr(s, "c2")) == "running", secs(10));
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(pe.exec_ok(&name, "c2", &["cat", "/dev/shm/x"]), "from-c1\n");
+    // c1 writes the file right after it starts: wait for it from c2's side.
+    let seen = poll("/dev/shm/x from c2", secs(10), || {
+        let out = pe.exec(&name, "c2", &["cat", "/dev/shm/x"]);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert_eq!(seen, "from-c1\n");
     pe.check_clean();
 }
 

@@ -567,8 +567,13 @@ fn exec_probe_output() {
         "#,
     ));
     pe.wait_until(&name, |s| ctr(s, "app")["ready"] == true, secs(10));
-    std::thread::sleep(ms(3100));
-    let ev = pe.events(&name);
+    // Until the liveness probe has failed three times (one merged event, count >= 3).
+    let ev = poll("three liveness failures of app", secs(15), || {
+        let ev = pe.events(&name);
+        ev.iter()
+            .any(|e| e["reason"] == "Unhealthy" && e["fieldPath"] == "spec.containers{app}" && count(e) >= 3)
+            .then_some(ev)
+    });
     let app: Vec<&Value> =
         ev.iter().filter(|e| e["reason"] == "Unhealthy" && e["fieldPath"] == "spec.containers{app}").collect();
     assert_eq!(app.len(), 1, "only the liveness probe fails, always with its output: {app:#?}");
@@ -1255,11 +1260,12 @@ fn events_json_merge_describe_and_follow() {
     for r in ["Scheduled", "Pulled", "Created", "Started", "Unhealthy"] {
         assert!(reasons.iter().any(|x| x == r), "no {r} event: {raw}");
     }
-    // repeats merge
-    std::thread::sleep(ms(2100));
-    let later = ctr_events(&pe, &a, "app", "Unhealthy", msg);
+    // repeats merge: one event whose count grows
+    let later = poll("the Unhealthy count to grow by 2", secs(10), || {
+        let l = ctr_events(&pe, &a, "app", "Unhealthy", msg);
+        (l.len() != 1 || count(&l[0]) >= count(&first) + 2).then_some(l)
+    });
     assert_eq!(later.len(), 1, "{later:#?}");
-    assert!(count(&later[0]) >= count(&first) + 2, "count {} then {}", count(&first), count(&later[0]));
     assert_eq!(later[0]["firstTimestamp"], first["firstTimestamp"]);
     assert!(later[0]["lastTimestamp"].as_str() > first["lastTimestamp"].as_str());
     let d = pe.ok(&["pod", "describe", &a]);
