@@ -1280,7 +1280,7 @@ fn command_args_and_env() {
             valueFrom: {fieldRef: {fieldPath: metadata.name}}
         - name: downward
           image: busybox
-          command: [sh, -c, "echo $POD $NS $UID $IP"]
+          command: [sh, -c, "echo $POD $NS $UID $IP $HOSTIP $NODE"]
           env:
           - {name: FOO, value: bar}
           - {name: BOTH, value: "$(FOO)-x"}
@@ -1292,6 +1292,10 @@ fn command_args_and_env() {
             valueFrom: {fieldRef: {fieldPath: metadata.uid}}
           - name: IP
             valueFrom: {fieldRef: {fieldPath: status.podIP}}
+          - name: HOSTIP
+            valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+          - name: NODE
+            valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
         - name: argsonly
           image: nginx
           args: [echo, args-replace-cmd]
@@ -1300,7 +1304,16 @@ fn command_args_and_env() {
     let st = pe.wait_phase(&name, "Succeeded", secs(10));
     let uid = st["metadata"]["uid"].as_str().unwrap();
     assert_eq!(pe.logs(&name, &["-c", "expand"]), format!("bar $(FOO) $(NOPE) bar-x {name}\n"));
-    assert_eq!(pe.logs(&name, &["-c", "downward"]), format!("{name} default {uid} 127.0.0.1\n"));
+    // The node is this host: its name, and the address status.hostIP reports (not loopback
+    // when the host has a network).
+    let node = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let host_ip = st["status"]["hostIP"].as_str().unwrap().to_string();
+    assert_eq!(st["spec"]["nodeName"], node.as_str());
+    assert_eq!(pe.logs(&name, &["-c", "downward"]), format!("{name} default {uid} 127.0.0.1 {host_ip} {node}\n"));
+    let has_network = std::fs::read_to_string("/proc/net/route").unwrap().lines().skip(1).any(|l| !l.starts_with("lo"));
+    if has_network {
+        assert_ne!(host_ip, "127.0.0.1", "hostIP is loopback on a host with a network");
+    }
     assert_eq!(pe.logs(&name, &["-c", "argsonly"]), "args-replace-cmd\n");
     // L-105 (postStart part): the hook's argv is passed as written
     let hook = pe.run_pod(&pod_yaml(

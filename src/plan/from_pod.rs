@@ -56,6 +56,7 @@ pub struct PodContext {
     pub volumes: BTreeMap<String, PathBuf>,
     pub pod_ip: String,
     pub host_ip: String,
+    pub node_name: String,
     pub cgroup_parent: String,
 }
 
@@ -152,7 +153,7 @@ fn env(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &PodContext) -> Res
                 "metadata.uid" => pod.metadata.uid.clone(),
                 "status.podIP" => ctx.pod_ip.clone(),
                 "status.hostIP" => ctx.host_ip.clone(),
-                "spec.nodeName" => ctx.host_ip.clone(),
+                "spec.nodeName" => ctx.node_name.clone(),
                 other => bail!("env {}: fieldRef {other} is not supported", e.name),
             }
         } else {

@@ -336,8 +336,9 @@ impl Supervisor {
             instance_dir: inst_dir.clone(),
             termination_file: term.clone(),
             volumes: self.volumes.clone(),
-            pod_ip: "127.0.0.1".into(),
-            host_ip: "127.0.0.1".into(),
+            pod_ip: self.pod_ip.clone(),
+            host_ip: self.host_ip.clone(),
+            node_name: self.pod.spec.node_name.clone().unwrap_or_default(),
             cgroup_parent: self.cgroup_parent.clone(),
         };
         let spec = self.ctrs[i].spec.clone();

@@ -116,6 +116,9 @@ pub struct Supervisor {
     pub cgroup_parent: String,
     pub volumes: BTreeMap<String, PathBuf>,
     pub share_pid: bool,
+    /// The node's address (hostIP) and the pod's (podIP: the host's with hostNetwork).
+    pub host_ip: String,
+    pub pod_ip: String,
     listener: Option<UnixListener>,
     last_status: String,
     /// A probe changed something the status shows (a stored result, a kill): probe activity
@@ -159,6 +162,12 @@ impl Supervisor {
         // runp's default: one PID namespace for the pod, pause as PID 1 (shareProcessNamespace
         // false gives each container its own).
         let share_pid = pod.spec.share_process_namespace.unwrap_or(true);
+        // Asked now, in the host's network namespace (the supervisor later joins the pod's).
+        let host_ip = crate::linux::node::ip().to_string();
+        let pod_ip = if pod.spec.host_network { host_ip.clone() } else { "127.0.0.1".to_string() };
+        let mut pod = pod;
+        // Bound to this node, as the scheduler would (the downward API's spec.nodeName).
+        pod.spec.node_name.get_or_insert_with(crate::linux::node::name);
         let devnull = std::fs::File::open("/dev/null").context("opening /dev/null")?;
         let probe_trace = std::env::var_os("RUNP_PROBE_TRACE")
             .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
@@ -183,6 +192,8 @@ impl Supervisor {
             cgroup_parent,
             volumes: BTreeMap::new(),
             share_pid,
+            host_ip,
+            pod_ip,
             listener: None,
             last_status: String::new(),
             probe_changed: false,
@@ -242,10 +253,10 @@ impl Supervisor {
         let mut st = json!({
             "phase": self.phase.as_str(),
             "conditions": self.conds.to_json(),
-            "hostIP": "127.0.0.1",
-            "hostIPs": [{"ip": "127.0.0.1"}],
-            "podIP": "127.0.0.1",
-            "podIPs": [{"ip": "127.0.0.1"}],
+            "hostIP": self.host_ip,
+            "hostIPs": [{"ip": self.host_ip}],
+            "podIP": self.pod_ip,
+            "podIPs": [{"ip": self.pod_ip}],
             "startTime": self.start_time,
             "qosClass": qos_class(&self.pod),
             "containerStatuses": apps,
@@ -315,7 +326,7 @@ impl Supervisor {
                 "Successfully assigned {}/{} to {}",
                 self.pod.metadata.namespace,
                 self.pod.metadata.name,
-                hostname()
+                self.pod.spec.node_name.as_deref().unwrap_or_default()
             ),
         );
         self.write_status();
@@ -662,10 +673,6 @@ impl Supervisor {
         }
         self.recreate_sandbox();
     }
-}
-
-fn hostname() -> String {
-    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
 }
 
 /// Guaranteed / Burstable / BestEffort.
