@@ -145,7 +145,7 @@ fn env(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &PodContext) -> Res
     set(&mut vars, "HOSTNAME".into(), hostname);
     for e in &c.env {
         let value = if let Some(v) = &e.value {
-            crate::spec::pod_env::expand(v, &vars)
+            crate::spec::pod::env::expand(v, &vars)
         } else if let Some(src) = e.value_from.as_ref().and_then(|f| f.field_ref.as_ref()) {
             match src.field_path.as_str() {
                 "metadata.name" => pod.metadata.name.clone(),
@@ -181,7 +181,7 @@ pub fn container_plan(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &Pod
     let env = env(pod, c, image, ctx)?;
     let vars: Vec<(String, String)> =
         env.iter().filter_map(|e| e.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let expand = |v: &[String]| -> Vec<String> { v.iter().map(|s| crate::spec::pod_env::expand(s, &vars)).collect() };
+    let expand = |v: &[String]| -> Vec<String> { v.iter().map(|s| crate::spec::pod::env::expand(s, &vars)).collect() };
     // command replaces the entrypoint (and drops the image's cmd); args replace the cmd.
     let args: Vec<String> = match (c.command.is_empty(), c.args.is_empty()) {
         (false, true) => expand(&c.command),

@@ -74,7 +74,7 @@ impl Run {
         let Run::Net { sock, http, sent, got, addr } = self else { return None };
         if !*sent {
             if let Ok(Some(e)) = sock.take_error() {
-                return Some(Err(anyhow!("dial tcp {addr}: connect: {}", super::probe_http::errtext(&e))));
+                return Some(Err(anyhow!("dial tcp {addr}: connect: {}", super::probe::http::errtext(&e))));
             }
             let Some(req) = http else { return Some(Ok(())) };
             if let Err(e) = sock.write_all(req) {

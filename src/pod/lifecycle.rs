@@ -385,7 +385,7 @@ impl Supervisor {
             exec: None,
         };
         drop(created);
-        self.ctrs[i].probes = super::probes::workers(&spec, inst.started);
+        self.ctrs[i].probes = super::probe::worker::workers(&spec, inst.started);
         self.ctrs[i].inst = Some(inst);
         let fp = self.ctrs[i].field_path.clone();
         self.event("Normal", "Pulled", &fp, &format!("Container image \"{}\" already present on machine", spec.image));
@@ -407,7 +407,7 @@ impl Supervisor {
         let Some(inst) = &c.inst else { return };
         c.status.state = State::Running { started_at: inst.started_at.clone() };
         // Without a startup probe a running container is started; with one, when it passes.
-        let has_startup = c.probes.iter().any(|w| w.kind == super::probes::Kind::Startup);
+        let has_startup = c.probes.iter().any(|w| w.kind == super::probe::worker::Kind::Startup);
         c.status.started = c.kind != Kind::Init && !has_startup;
         self.update_ready(i);
     }
@@ -682,7 +682,7 @@ impl Supervisor {
                 Ok(Run::Exec { pid })
             }
             Some(Action::HttpGet(h)) => {
-                let port = super::probes::port(&h.port, &spec).map_err(|e| anyhow!(e))?;
+                let port = super::probe::worker::port(&h.port, &spec).map_err(|e| anyhow!(e))?;
                 let addr = handlers::address(h.host.as_deref(), port)?;
                 let host = format!("{}:{port}", h.host.as_deref().unwrap_or("localhost"));
                 let path = if h.path.is_empty() { "/".to_string() } else { h.path.clone() };
@@ -690,7 +690,7 @@ impl Supervisor {
                 handlers::connect(addr, Some((path, host, headers)))
             }
             Some(Action::TcpSocket(t)) => {
-                let port = super::probes::port(&t.port, &spec).map_err(|e| anyhow!(e))?;
+                let port = super::probe::worker::port(&t.port, &spec).map_err(|e| anyhow!(e))?;
                 handlers::connect(handlers::address(t.host.as_deref(), port)?, None)
             }
             Some(Action::Sleep(s)) => Ok(Run::Sleep { until: crate::time::deadline(crate::time::secs(s.seconds)) }),

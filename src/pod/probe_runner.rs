@@ -2,7 +2,7 @@
 //! others and marks the container started; liveness (and startup) failures kill the container
 //! with the right grace; readiness drives `ready` and never restarts anything.
 
-use super::probes::{self, Check, Kind as PKind, Running, Verdict};
+use super::probe::worker::{self, Check, Kind as PKind, Running, Verdict};
 use super::status::Kind;
 use super::supervisor::Supervisor;
 use crate::spec::pod::{Action, RestartPolicy};
@@ -37,11 +37,11 @@ impl Supervisor {
         let check = match probe.action() {
             Some(Action::Exec(e)) => {
                 // Exec probe commands are $(VAR)-expanded from the static env (§4.3).
-                let env = crate::spec::pod_env::static_env(&spec);
-                let args = crate::spec::pod_env::expand_all(&e.command, &env);
+                let env = crate::spec::pod::env::static_env(&spec);
+                let args = crate::spec::pod::env::expand_all(&e.command, &env);
                 self.start_exec_probe(i, args)
             }
-            _ => match probes::start_net(&probe, &spec) {
+            _ => match worker::start_net(&probe, &spec) {
                 Ok(Some(c)) => Ok(c),
                 Ok(None) => Err("probe has no handler".to_string()),
                 Err(e) => Err(e),

@@ -78,7 +78,7 @@ pub struct Ctr {
     /// The pod-level reason this container finished for good (no more restarts).
     pub done: bool,
     /// Probe workers of the current instance.
-    pub probes: Vec<super::probes::Worker>,
+    pub probes: Vec<super::probe::worker::Worker>,
     /// Start again in the new sandbox (after the old one died).
     pub rerun: bool,
 }
@@ -539,7 +539,7 @@ impl Supervisor {
                 continue;
             }
             let probe = self.ctrs.iter().enumerate().find_map(|(i, c)| {
-                c.probes.iter().position(|w| matches!(w.running.as_ref().map(|r| &r.check), Some(super::probes::Check::Exec { pid: p, .. }) if *p == pid)).map(|w| (i, w))
+                c.probes.iter().position(|w| matches!(w.running.as_ref().map(|r| &r.check), Some(super::probe::worker::Check::Exec { pid: p, .. }) if *p == pid)).map(|w| (i, w))
             });
             if let Some((i, w)) = probe {
                 self.probe_exited(i, w, code);

@@ -4,15 +4,6 @@
 pub mod field_error;
 pub mod oci;
 pub mod pod;
-pub mod pod_defaults;
-mod pod_enums;
-pub mod pod_env;
-mod pod_parse;
-mod pod_security;
-#[cfg(test)]
-mod pod_tests;
-pub mod pod_validate;
-mod pod_volume;
 pub mod quantity;
 pub mod signal;
 pub mod user;

@@ -6,7 +6,7 @@
 //!
 //! Fields whose Kubernetes default is a constant are plain values with a serde default; fields
 //! whose default depends on other fields (`imagePullPolicy`, `hostPort`, `requests`) are filled
-//! in by [`crate::spec::pod_defaults`]. After [`parse`] every defaulted field is set.
+//! in by [`crate::spec::pod::defaults`]. After [`parse`] every defaulted field is set.
 //!
 //! YAML note: unquoted `value: yes` or `value: 0755` become the strings `"yes"` and `"0755"`.
 //! kubectl (YAML 1.1) would read a bool or an int there and reject the manifest; runp is
@@ -17,10 +17,20 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use super::pod_enums::*;
-pub use super::pod_parse::{decode, parse, parse_any};
-pub use super::pod_security::*;
-pub use super::pod_volume::*;
+pub mod defaults;
+mod enums;
+pub mod env;
+mod parse;
+mod security;
+#[cfg(test)]
+mod tests;
+pub mod validate;
+mod volume;
+
+pub use enums::*;
+pub use parse::{decode, parse, parse_any};
+pub use security::*;
+pub use volume::*;
 
 fn is_false(b: &bool) -> bool {
     !*b

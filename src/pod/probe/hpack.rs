@@ -620,5 +620,4 @@ pub mod enc {
 }
 
 #[cfg(test)]
-#[path = "hpack_tests.rs"]
 mod tests;

@@ -1,4 +1,4 @@
-//! probe_grpc's wire pieces: HTTP/2 frame constants, framing, the protobuf bits of the
+//! probe::grpc wire pieces: HTTP/2 frame constants, framing, the protobuf bits of the
 //! health messages, gRPC and HTTP/2 code names, Go-style durations.
 
 use std::time::Duration;

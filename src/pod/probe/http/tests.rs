@@ -1,4 +1,4 @@
-//! Tests of probe_http: the pure parsers, then end to end against in-test servers.
+//! Tests of probe::http: the pure parsers, then end to end against in-test servers.
 
 use super::*;
 use std::io::Write;

@@ -2,11 +2,11 @@
 //! after defaulting; collects every error, each naming its field path as written in the
 //! manifest (`spec.containers[0].lifecycle.preStop.sleep.seconds`).
 
-use super::field_error::{self as names, FieldError};
-use super::pod::{
+use super::{
     Action, Container, ContainerPort, EnvVar, IntOrString, LifecycleHandler, MountPropagation, Pod, PodSpec, Probe,
     RestartPolicy, SeccompProfile, SeccompProfileType, Volume,
 };
+use crate::spec::field_error::{self as names, FieldError};
 use std::collections::{BTreeSet, HashSet};
 
 /// Where the validated parts sit in the document: `metadata`/`spec` for a Pod,
@@ -171,7 +171,7 @@ fn pod_spec<'a>(cx: &mut Ctx<'a>, spec: &'a PodSpec, sp: &str) {
 }
 
 fn dns(cx: &mut Ctx<'_>, spec: &PodSpec, sp: &str) {
-    let none = spec.dns_policy == super::pod::DnsPolicy::None;
+    let none = spec.dns_policy == super::DnsPolicy::None;
     match &spec.dns_config {
         None if none => cx
             .push(FieldError::required(format!("{sp}.dnsConfig"), "must provide `dnsConfig` when `dnsPolicy` is None")),
@@ -299,7 +299,7 @@ fn container(cx: &mut Ctx<'_>, c: &Container, path: &str, is_init: bool) {
                         format!("{lp}.stopSignal"),
                         "may not be set for containers with empty `spec.os.name`",
                     ));
-                } else if !sig.starts_with("SIG") || super::signal::parse(sig).is_err() {
+                } else if !sig.starts_with("SIG") || crate::spec::signal::parse(sig).is_err() {
                     cx.push(FieldError::invalid(
                         format!("{lp}.stopSignal"),
                         sig,
@@ -429,7 +429,7 @@ fn handler(cx: &mut Ctx<'_>, h: &LifecycleHandler, path: &str, ports: &[Containe
     actions(cx, path, &h.actions(), ports);
 }
 
-fn headers(cx: &mut Ctx<'_>, g: &super::pod::HttpGetAction, path: &str) {
+fn headers(cx: &mut Ctx<'_>, g: &super::HttpGetAction, path: &str) {
     for (i, hd) in g.http_headers.iter().enumerate() {
         let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
         if hd.name.is_empty() || !hd.name.bytes().all(token) {

@@ -1,9 +1,9 @@
 //! Tests of the Pod manifest layer: seed manifests, defaults, every validation rule with its
 //! path, and hostile input.
 
-use super::field_error::InvalidPod;
-use super::pod::*;
-use super::quantity::Quantity;
+use super::*;
+use crate::spec::field_error::InvalidPod;
+use crate::spec::quantity::Quantity;
 
 /// seed-manifests.md §1: sidecar gated by a postStart httpGet (note the flow sequence with a
 /// trailing comma).

@@ -2,10 +2,10 @@
 //! field's path in every error (`pod.yaml: spec.containers[1].lifecycle.preStop.httpGet.port:
 //! ...`, always one line), then defaults, then validation.
 
-use super::field_error::{FieldError, InvalidPod};
-use super::pod::{ObjectMeta, Pod, PodSpec};
-use super::pod_defaults;
-use super::pod_validate::{self, Paths};
+use super::defaults as pod_defaults;
+use super::validate::{self as pod_validate, Paths};
+use super::{ObjectMeta, Pod, PodSpec};
+use crate::spec::field_error::{FieldError, InvalidPod};
 use anyhow::Result;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;

@@ -7,14 +7,13 @@
 //! header blocks and lists 64 KiB, the response message 64 KiB.
 
 use super::hpack::{self, Decoder};
-use super::probe_http::{connected, dial, io_error, send_nosig, Outcome, USER_AGENT};
+use super::http::{connected, dial, io_error, send_nosig, Outcome, USER_AGENT};
 use nix::poll::PollFlags;
 use std::io::{ErrorKind, Read};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-#[path = "probe_grpc_wire.rs"]
 mod wire;
 use wire::*;
 
@@ -480,5 +479,4 @@ impl GrpcProbe {
 }
 
 #[cfg(test)]
-#[path = "probe_grpc_tests.rs"]
 mod tests;

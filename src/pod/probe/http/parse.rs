@@ -1,4 +1,4 @@
-//! probe_http's pure parts: the request URL and Location resolution, the response head
+//! probe::http's pure parts: the request URL and Location resolution, the response head
 //! parser and the body framing (Content-Length, chunked, until EOF) with the 10 KiB cap.
 
 use super::{MAX_BODY, MAX_HEAD};

@@ -5,7 +5,7 @@
 //! * postStart/preStop exec commands are **not** expanded at all (L-105): callers simply do
 //!   not call [`expand`] for them.
 
-use super::pod::Container;
+use super::Container;
 
 /// Expands `$(VAR)` references in `s` from `env` (the last entry of a name wins).
 ///

@@ -28,7 +28,7 @@ pub enum Outcome {
 }
 
 /// Lower-case errno text, as Go prints syscall errors ("connection refused").
-pub(super) fn errtext(e: &std::io::Error) -> String {
+pub(crate) fn errtext(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
         None => e.to_string(),
@@ -36,7 +36,7 @@ pub(super) fn errtext(e: &std::io::Error) -> String {
 }
 
 /// Starts a non-blocking TCP connect; an immediate error is Go-style text.
-pub(super) fn dial(addr: SocketAddr) -> std::result::Result<TcpStream, String> {
+pub(crate) fn dial(addr: SocketAddr) -> std::result::Result<TcpStream, String> {
     use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, SockaddrStorage};
     let fam = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
     let fd = socket(fam, SockType::Stream, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, None)
@@ -48,7 +48,7 @@ pub(super) fn dial(addr: SocketAddr) -> std::result::Result<TcpStream, String> {
 }
 
 /// Whether a connect started by `dial` has finished: None while still in progress.
-pub(super) fn connected(sock: &TcpStream, addr: SocketAddr) -> Option<std::result::Result<(), String>> {
+pub(crate) fn connected(sock: &TcpStream, addr: SocketAddr) -> Option<std::result::Result<(), String>> {
     let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLOUT)];
     match poll(&mut fds, PollTimeout::ZERO) {
         Ok(0) | Err(nix::errno::Errno::EINTR) => return None,
@@ -61,19 +61,18 @@ pub(super) fn connected(sock: &TcpStream, addr: SocketAddr) -> Option<std::resul
 }
 
 /// send(2) with MSG_NOSIGNAL: a peer that went away must not SIGPIPE the supervisor.
-pub(super) fn send_nosig(sock: &TcpStream, buf: &[u8]) -> std::io::Result<usize> {
+pub(crate) fn send_nosig(sock: &TcpStream, buf: &[u8]) -> std::io::Result<usize> {
     send(sock.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL).map_err(std::io::Error::from)
 }
 
 /// Go's text for a socket I/O error: "read tcp 127.0.0.1:5->127.0.0.1:80: read: <errno>".
-pub(super) fn io_error(op: &str, sock: &TcpStream, e: &std::io::Error) -> String {
+pub(crate) fn io_error(op: &str, sock: &TcpStream, e: &std::io::Error) -> String {
     match (sock.local_addr(), sock.peer_addr()) {
         (Ok(l), Ok(p)) => format!("{op} tcp {l}->{p}: {op}: {}", errtext(e)),
         _ => format!("{op} tcp: {}", errtext(e)),
     }
 }
 
-#[path = "probe_http_parse.rs"]
 mod parse;
 use parse::*;
 pub use parse::{header, parse_response_head};
@@ -343,5 +342,4 @@ fn verdict(status: u16, body: &[u8]) -> Outcome {
 }
 
 #[cfg(test)]
-#[path = "probe_http_tests.rs"]
 mod tests;

@@ -1,8 +1,8 @@
 //! Pod volumes: `emptyDir` and `hostPath`. Every other Kubernetes volume type is recognised
 //! by name and rejected with "volume type X is not supported" at its path.
 
-use super::pod_enums::{HostPathType, StorageMedium};
-use super::quantity::Quantity;
+use super::enums::{HostPathType, StorageMedium};
+use crate::spec::quantity::Quantity;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::fmt;

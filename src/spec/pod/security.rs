@@ -1,6 +1,6 @@
 //! Pod- and container-level security contexts.
 
-use super::pod_enums::SeccompProfileType;
+use super::enums::SeccompProfileType;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

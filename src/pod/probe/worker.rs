@@ -4,8 +4,8 @@
 //! initialDelaySeconds or when gated (startup gates the others), never two runs at once, a run
 //! bounded by timeoutSeconds, consecutive-result thresholds, errors that count as nothing.
 
-use super::handlers;
-use super::probe_clients::{GrpcProbe, HttpProbe, Outcome};
+use super::super::handlers;
+use super::{GrpcProbe, HttpProbe, Outcome};
 use crate::spec::pod::{Action, Container, IntOrString, Probe};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};

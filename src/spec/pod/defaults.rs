@@ -2,7 +2,7 @@
 //! and before validation. Constant defaults live in the serde attributes of `pod.rs`; this
 //! file fills in the ones that depend on other fields, plus `metadata.uid`.
 
-use super::pod::{Container, HttpGetAction, Pod, Probe, PullPolicy};
+use super::{Container, HttpGetAction, Pod, Probe, PullPolicy};
 use std::io::Read;
 
 /// Random bytes for `metadata.uid` (16) and a `generateName` suffix (the rest). Passed in so

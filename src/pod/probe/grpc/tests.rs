@@ -1,8 +1,8 @@
-//! Tests of probe_grpc: pure pieces, an in-memory connection fuzzed with random bytes, and
+//! Tests of probe::grpc: pure pieces, an in-memory connection fuzzed with random bytes, and
 //! end to end against an in-test h2c gRPC health server (std threads, blocking sockets).
 
 use super::*;
-use crate::pod::hpack::{enc, encode_int};
+use crate::pod::probe::hpack::{enc, encode_int};
 use nix::poll::{poll, PollFd, PollTimeout};
 use std::io::Write;
 use std::net::TcpListener;
@@ -371,7 +371,7 @@ fn connection_failures() {
 }
 
 /// Against grpcio's reference health server, when Python has it (pip install grpcio
-/// grpcio-health-checking): `cargo test --lib pod::probe_grpc -- --ignored`.
+/// grpcio-health-checking): `cargo test --lib pod::probe::grpc -- --ignored`.
 #[test]
 #[ignore]
 fn against_grpcio_health_server() {
