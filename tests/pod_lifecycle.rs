@@ -752,7 +752,18 @@ fn large_output_is_logged_completely() {
         assert!(Instant::now() < deadline, "the writer did not finish in time (log tail {tail:?})");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let text = std::fs::read_to_string(&log).unwrap();
+    // Past 10 MiB the log rotates (<n>.log.<timestamp>): every line is in the rotated files and
+    // the current one, in order; `pod logs` shows the current file.
+    let mut files: Vec<_> = std::fs::read_dir(log.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("0.log."))
+        .collect();
+    files.sort();
+    files.push(log.clone());
+    let text: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    let current_lines = std::fs::read_to_string(&log).unwrap().lines().count();
     let mut count = 0;
     for l in text.lines() {
         let mut it = l.splitn(4, ' ');
@@ -769,7 +780,7 @@ fn large_output_is_logged_completely() {
     }
     assert_eq!(count, n + 1);
     let out = pe.logs(&name, &[]);
-    assert_eq!(out.lines().count(), n + 1);
+    assert_eq!(out.lines().count(), current_lines);
     assert_eq!(state_of(ctr(&pe.status(&name), "app")), "running");
     pe.check_clean();
 }
@@ -1412,5 +1423,44 @@ fn logs_with_invalid_utf8_are_shown() {
     let log = pe.logs(&name, &["-c", "a"]);
     assert!(log.contains("before") && log.contains("after"), "{log:?}");
     assert!(log.contains("bad \u{fffd}\u{fffd} bytes"), "{log:?}");
+    pe.check_clean();
+}
+
+/// Container logs rotate like the kubelet's (containerLogMaxSize / containerLogMaxFiles, here
+/// 16Ki and 2 through runp's environment knobs): no file grows past the size, at most two files
+/// stay, and `pod logs` shows the current file, ending with the last line written. Bad knob
+/// values are refused before anything is created.
+#[test]
+fn container_logs_rotate() {
+    let Some(pe) = PodEnv::new() else { return };
+    let (name, path) = pe.manifest(&pod_yaml(
+        "containers:\n- {name: app, image: busybox, command: [sh, -c, \"i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done; echo done; exec sleep 3600\"]}\n",
+    ));
+    let out = pe
+        .cmd(&["pod", "run", "-d", path.to_str().unwrap()])
+        .env("RUNP_CONTAINER_LOG_MAX_SIZE", "16Ki")
+        .env("RUNP_CONTAINER_LOG_MAX_FILES", "2")
+        .output()
+        .expect("pod run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let logs = poll("the app's last line", secs(20), || {
+        let l = pe.logs(&name, &["-c", "app"]);
+        l.ends_with("done\n").then_some(l)
+    });
+    assert!(!logs.contains("line-0\n"), "the oldest lines should have been rotated away");
+    let dir = pe.pod_dir(&name).join("logs/app");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(files.len() <= 2, "{files:?}");
+    for f in &files {
+        assert!(std::fs::metadata(f).unwrap().len() <= 16 * 1024, "{}", f.display());
+    }
+    for (k, v) in [("RUNP_CONTAINER_LOG_MAX_FILES", "1"), ("RUNP_CONTAINER_LOG_MAX_SIZE", "1k")] {
+        let (bad, path) = pe.manifest(&pod_yaml("containers:\n- {name: app, image: busybox, command: [\"true\"]}\n"));
+        let out = pe.cmd(&["pod", "run", "-d", path.to_str().unwrap()]).env(k, v).output().expect("pod run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(k), "{k}={v}: {err}");
+        assert!(!pe.pod_dir(&bad).exists(), "{k}={v} left {}", pe.pod_dir(&bad).display());
+    }
+    pe.stop(&name, &[]);
     pe.check_clean();
 }

@@ -181,6 +181,8 @@ fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> 
         )
     };
     let pod = crate::spec::pod::parse_any(&text, &source)?;
+    // Checked before anything exists (the supervisor reads the same variables).
+    let log_rotation = crate::pod::logs::Rotation::from_env()?;
     let images = Images::new(image_dir);
     for (field, cs) in [("initContainers", &pod.spec.init_containers), ("containers", &pod.spec.containers)] {
         for (i, c) in cs.iter().enumerate() {
@@ -202,6 +204,7 @@ fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> 
         root: root.to_path_buf(),
         image_dir: image_dir.to_path_buf(),
         backoff: backoff_from_env(),
+        log_rotation,
         print_events: true,
     };
     let mut sup = Supervisor::new(opts, pod, dir)?;
@@ -261,6 +264,7 @@ fn supervise(root: &Path, image_dir: &Path, name: &str, ready_fd: Option<i32>) -
         root: root.to_path_buf(),
         image_dir: image_dir.to_path_buf(),
         backoff: backoff_from_env(),
+        log_rotation: crate::pod::logs::Rotation::from_env()?,
         print_events: false,
     };
     let mut sup = Supervisor::new(opts, pod, dir)?;
@@ -466,7 +470,18 @@ fn logs_cmd(
     let mut out = std::io::stdout().lock();
     let mut offset = 0usize;
     loop {
-        let text = logs::read_lossy(&path);
+        let mut text = logs::read_lossy(&path);
+        if text.len() < offset {
+            // Rotated since the last round: the rest of the file we were reading, then the new one.
+            if let Some(last) = logs::rotated_files(&path).pop() {
+                let old = logs::read_lossy(&last);
+                if old.len() > offset {
+                    logs::render(&old[offset..], timestamps, &mut out)?;
+                }
+            }
+            offset = 0;
+            text = logs::read_lossy(&path);
+        }
         // Only whole lines; a partial last line waits for the next round.
         let end = text.rfind('\n').map(|i| i + 1).unwrap_or(0);
         if end > offset {

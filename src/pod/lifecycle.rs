@@ -380,7 +380,7 @@ impl Supervisor {
             termination_file: term,
             stdout: Some(out_r),
             stderr: Some(err_r),
-            log: LogWriter::create(&log_path)?,
+            log: LogWriter::create(&log_path, self.opts.log_rotation)?,
             log_path,
             exec: None,
         };

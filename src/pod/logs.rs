@@ -1,6 +1,8 @@
 //! Container logs in the CRI format the kubelet reads:
 //! `2016-10-06T00:17:09.669794202Z stdout F a complete line` (P for a partial chunk).
 //! One file per container instance (`<restartCount>.log`), so `--previous` is the one before.
+//! Rotated like the kubelet's: past `max_size` the file becomes `<n>.log.<timestamp>` and a new
+//! one starts; at most `max_files` files per instance are kept (the current one included).
 
 use anyhow::{Context, Result};
 use std::fs::{File, OpenOptions};
@@ -25,9 +27,49 @@ impl Stream {
     }
 }
 
+/// containerLogMaxSize and containerLogMaxFiles, with the kubelet's defaults (10 MiB, 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub max_size: u64,
+    pub max_files: usize,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Rotation { max_size: 10 << 20, max_files: 5 }
+    }
+}
+
+impl Rotation {
+    /// From `RUNP_CONTAINER_LOG_MAX_SIZE` (a quantity: `10Mi`, `500Ki`, bytes) and
+    /// `RUNP_CONTAINER_LOG_MAX_FILES`; a value that does not parse or is out of bounds (a size
+    /// under 16 KiB, fewer than 2 files, more than 100) is an error naming the variable.
+    pub fn from_env() -> Result<Rotation> {
+        let mut r = Rotation::default();
+        if let Ok(v) = std::env::var("RUNP_CONTAINER_LOG_MAX_SIZE") {
+            let q = crate::spec::quantity::Quantity::parse(&v)
+                .map_err(|e| anyhow::anyhow!("RUNP_CONTAINER_LOG_MAX_SIZE={v:?}: {e}"))?;
+            r.max_size = q
+                .bytes()
+                .filter(|b| *b >= 16 * 1024)
+                .ok_or_else(|| anyhow::anyhow!("RUNP_CONTAINER_LOG_MAX_SIZE={v:?}: must be at least 16Ki"))?;
+        }
+        if let Ok(v) = std::env::var("RUNP_CONTAINER_LOG_MAX_FILES") {
+            r.max_files =
+                v.parse().ok().filter(|n| (2..=100).contains(n)).ok_or_else(|| {
+                    anyhow::anyhow!("RUNP_CONTAINER_LOG_MAX_FILES={v:?}: must be a number from 2 to 100")
+                })?;
+        }
+        Ok(r)
+    }
+}
+
 /// Appends CRI lines for one container instance; keeps each stream's unfinished line.
 pub struct LogWriter {
+    path: PathBuf,
     file: File,
+    written: u64,
+    rotation: Rotation,
     pending: [Vec<u8>; 2],
 }
 
@@ -39,16 +81,29 @@ fn idx(s: Stream) -> usize {
 }
 
 impl LogWriter {
-    pub fn create(path: &Path) -> Result<LogWriter> {
+    pub fn create(path: &Path, rotation: Rotation) -> Result<LogWriter> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening log {}", path.display()))?;
-        Ok(LogWriter { file, pending: [Vec::new(), Vec::new()] })
+        let file = open_append(path)?;
+        let written = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(LogWriter { path: path.to_path_buf(), file, written, rotation, pending: [Vec::new(), Vec::new()] })
+    }
+
+    /// The current file becomes `<name>.<timestamp>`, a new one starts, and the oldest rotated
+    /// files go so that at most `max_files` remain.
+    fn rotate(&mut self) -> Result<()> {
+        let stamp = crate::time::now_nanos().replace([':', '-'], "").replace('T', "-");
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let rotated = self.path.with_file_name(format!("{name}.{stamp}"));
+        std::fs::rename(&self.path, &rotated).with_context(|| format!("rotating {}", self.path.display()))?;
+        self.file = open_append(&self.path)?;
+        self.written = 0;
+        let mut old = rotated_files(&self.path);
+        while old.len() + 1 > self.rotation.max_files {
+            let _ = std::fs::remove_file(old.remove(0));
+        }
+        Ok(())
     }
 
     fn emit(&mut self, stream: Stream, tag: char, line: &[u8]) -> Result<()> {
@@ -62,6 +117,10 @@ impl LogWriter {
         out.push(b' ');
         out.extend_from_slice(line);
         out.push(b'\n');
+        if self.written > 0 && self.written + out.len() as u64 > self.rotation.max_size {
+            self.rotate()?;
+        }
+        self.written += out.len() as u64;
         self.file.write_all(&out).context("writing container log")
     }
 
@@ -92,6 +151,25 @@ impl LogWriter {
         }
         Ok(())
     }
+}
+
+fn open_append(path: &Path) -> Result<File> {
+    OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening log {}", path.display()))
+}
+
+/// The rotated files of a log (`<name>.<timestamp>`), oldest first.
+pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
+    let Some(name) = path.file_name().map(|n| format!("{}.", n.to_string_lossy())) else { return Vec::new() };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&name))
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
 }
 
 /// One parsed CRI log line.
@@ -171,7 +249,7 @@ mod tests {
     fn lines_partials_and_render() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("c/0.log");
-        let mut w = LogWriter::create(&p).unwrap();
+        let mut w = LogWriter::create(&p, Rotation::default()).unwrap();
         w.write(Stream::Stdout, b"hello\nwor").unwrap();
         w.write(Stream::Stderr, b"oops\n").unwrap();
         w.write(Stream::Stdout, b"ld\n").unwrap();
@@ -196,10 +274,37 @@ mod tests {
     }
 
     #[test]
+    fn rotation_keeps_at_most_max_files_and_no_file_over_max_size() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c/0.log");
+        let r = Rotation { max_size: 1000, max_files: 3 };
+        let mut w = LogWriter::create(&p, r).unwrap();
+        for i in 0..200 {
+            w.write(Stream::Stdout, format!("line {i:04}\n").as_bytes()).unwrap();
+        }
+        let rotated = rotated_files(&p);
+        assert_eq!(rotated.len(), 2, "{rotated:?}");
+        for f in rotated.iter().chain([&p]) {
+            assert!(std::fs::metadata(f).unwrap().len() <= 1000, "{}", f.display());
+        }
+        // The newest lines are in the current file, in order after the rotated ones.
+        let mut all = String::new();
+        for f in rotated.iter().chain([&p]) {
+            all.push_str(&std::fs::read_to_string(f).unwrap());
+        }
+        let lines: Vec<String> = all.lines().map(|l| parse_line(l).unwrap().content).collect();
+        assert_eq!(lines.last().map(String::as_str), Some("line 0199"));
+        let n: Vec<u32> = lines.iter().map(|l| l[5..].parse().unwrap()).collect();
+        assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "lines lost inside the kept files");
+        // A second instance of the container does not touch the first one's files.
+        assert!(rotated_files(&d.path().join("c/1.log")).is_empty());
+    }
+
+    #[test]
     fn tail_message_keeps_the_end() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("0.log");
-        let mut w = LogWriter::create(&p).unwrap();
+        let mut w = LogWriter::create(&p, Rotation::default()).unwrap();
         for i in 1..=100 {
             w.write(Stream::Stdout, format!("line {i}\n").as_bytes()).unwrap();
         }

@@ -27,6 +27,8 @@ pub struct Options {
     pub root: PathBuf,
     pub image_dir: PathBuf,
     pub backoff: BackoffConfig,
+    /// containerLogMaxSize / containerLogMaxFiles.
+    pub log_rotation: super::logs::Rotation,
     /// Print events on stdout as they happen (foreground `pod run`).
     pub print_events: bool,
 }
