@@ -389,7 +389,29 @@ fn twenty_pods_at_once() {
             .collect();
         let names: Vec<String> = hs.into_iter().map(|h| h.join().unwrap()).collect();
         assert_eq!(pe.ok(&["pod", "list"]).lines().count(), 21);
-        let hs: Vec<_> = names.into_iter().map(|n| s.spawn(move || pe.ok(&["pod", "rm", "--force", &n]))).collect();
+        // Every container's recorded pid is its running process (a pid report overtaken by
+        // the process's own READY once left the first stage's pid there: the stop signal
+        // went nowhere and `rm --force` had to kill the supervisor).
+        for n in &names {
+            let st = pe.status(n);
+            let id = ctr(&st, "app")["containerID"].as_str().unwrap().trim_start_matches("runp://").to_string();
+            let state: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(pe.root().join(&id).join("state.json")).unwrap())
+                    .unwrap();
+            let pid = state["pid"].as_i64().unwrap();
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            assert_eq!(comm.trim(), "sleep", "{n}: state.json pid {pid} is not the container's process");
+        }
+        let hs: Vec<_> = names
+            .into_iter()
+            .map(|n| {
+                s.spawn(move || {
+                    let out = pe.runp(&["pod", "rm", "--force", &n]);
+                    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+                    assert!(out.status.success() && err.is_empty(), "pod rm --force {n}: {err}");
+                })
+            })
+            .collect();
         for h in hs {
             h.join().unwrap();
         }

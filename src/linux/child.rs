@@ -161,15 +161,27 @@ fn split_into_pid_ns(args: &ChildArgs) {
     // sources of the rootfs setup (a host directory would be a way out through /proc/<pid>/fd).
     let mut keep = [args.sync_fd, args.gate_fd, args.console_fd];
     sys::close_from_except(args.first_closed_fd, &mut keep);
+    // The second stage says nothing until our report is sent (we exit right after it: EOF on
+    // this pipe), or its READY could reach the parent before the pid it belongs to.
+    let mut order = [-1i32; 2];
+    // SAFETY: pipe2 into a two-int array on our stack.
+    check(args, unsafe { libc::pipe2(order.as_mut_ptr(), libc::O_CLOEXEC) } as i64, Step::Fork, 1);
     // SAFETY: a fork-like clone (no new stack, no shared memory); the exit signal is ours.
     let pid =
         unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_PARENT as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
     if pid == 0 {
+        let mut b = 0u8;
+        // SAFETY: close/read on the pipe fds made above, into a stack byte.
+        unsafe {
+            libc::close(order[1]);
+            while libc::read(order[0], std::ptr::addr_of_mut!(b).cast(), 1) < 0 && sys::errno() == libc::EINTR {}
+            libc::close(order[0]);
+        }
         return;
     }
     check(args, pid, Step::Fork, 0);
     send(args, Report { kind: KIND_PID, errno: pid as i32, ..Default::default() });
-    // SAFETY: see fail().
+    // SAFETY: see fail(); exiting closes our end of the pipe, which lets the second stage go on.
     unsafe { libc::_exit(0) }
 }
 

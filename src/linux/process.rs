@@ -94,7 +94,6 @@ pub fn signal_child(pid: i32, sig: i32) -> Result<()> {
     Ok(())
 }
 
-/// Orphaned descendants are re-parented to us (to be reaped) instead of to PID 1.
 /// PR_SET_DUMPABLE 0: our /proc entries become root's alone (no ptrace, no /proc/<pid>/mem
 /// or fd access for processes without CAP_SYS_PTRACE).
 pub fn make_non_dumpable() {
@@ -102,6 +101,7 @@ pub fn make_non_dumpable() {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 }
 
+/// Orphaned descendants are re-parented to us (to be reaped) instead of to PID 1.
 pub fn become_subreaper() {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
