@@ -386,7 +386,7 @@ fn describe(root: &Path, name: &str) -> Result<i32> {
         writeln!(out, "  {:<27} {}", c["type"].as_str().unwrap_or(""), c["status"].as_str().unwrap_or(""))?;
     }
     writeln!(out, "Events:")?;
-    let ev: crate::pod::events::Events = dir.read_json("events.json").unwrap_or_default();
+    let ev = crate::pod::events::Events::load(&dir.dir);
     writeln!(out, "  {:<8} {:<22} {:<25} {:<10} Message", "Type", "Reason", "Last seen", "From")?;
     for e in ev.items {
         let count = if e.count > 1 { format!(" (x{} since {})", e.count, e.first_timestamp) } else { String::new() };
@@ -612,21 +612,17 @@ fn events(root: &Path, name: &str, output: Option<&str>, follow: bool) -> Result
     if !dir.dir.exists() {
         bail!("pod {name:?} not found");
     }
-    // Events are identified by (index, count): a merged repeat is printed again.
-    let mut seen: Vec<u32> = Vec::new();
+    // Events are identified by (id, count): a merged repeat is printed again.
+    let mut seen: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
     let mut out = std::io::stdout().lock();
     loop {
         // Checked before reading, so the last events of a supervisor that just exited are shown.
         let alive = dir.supervisor_alive();
-        let ev: crate::pod::events::Events = dir.read_json("events.json").unwrap_or_default();
-        for (i, e) in ev.items.iter().enumerate() {
-            if seen.get(i) == Some(&e.count) {
+        let ev = crate::pod::events::Events::load(&dir.dir);
+        for e in &ev.items {
+            if seen.insert(e.id, e.count) == Some(e.count) {
                 continue;
             }
-            if i >= seen.len() {
-                seen.resize(i + 1, 0);
-            }
-            seen[i] = e.count;
             if output == Some("json") {
                 writeln!(out, "{}", serde_json::to_string(e)?)?;
             } else {

@@ -226,7 +226,9 @@ impl Supervisor {
                 if field_path.is_empty() { format!("pod/{}", self.pod.metadata.name) } else { field_path.to_string() };
             println!("{} {:<7} {:<20} {}: {}", e.last_timestamp, e.kind, e.reason, obj, e.message);
         }
-        let _ = self.dir.write_json("events.json", &self.events);
+        if let Err(e2) = self.events.persist(&self.dir.dir, &e) {
+            log::warn!("recording an event: {e2:#}");
+        }
     }
 
     /// Recomputes phase and conditions and writes status.json atomically.
