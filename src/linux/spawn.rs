@@ -11,7 +11,6 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 /// A child that has been cloned and is waiting for the parent.
 pub struct Spawned {
     pub pid: i32,
-    pub pidfd: Option<OwnedFd>,
     sync: OwnedFd,
     /// The first stage has handed over to the process it forked (child::split_into_pid_ns).
     split: bool,
@@ -66,9 +65,10 @@ pub fn spawn(args: &mut ChildArgs, clone_flags: u64, pid_ns: Option<&OwnedFd>) -
     leave_pid_ns(restore)?;
     match forked.context("clone")? {
         Forked::Child => child::run(args),
-        Forked::Parent { pid, pidfd } => {
+        // Nothing signals through a pidfd here: the caller checks pids against start times.
+        Forked::Parent { pid, pidfd: _ } => {
             drop(child_end);
-            Ok(Spawned { pid, pidfd, sync: parent_end, split: false })
+            Ok(Spawned { pid, sync: parent_end, split: false })
         }
     }
 }
@@ -166,7 +166,7 @@ pub fn spawn_direct(args: &mut ChildArgs, pid_ns: Option<&OwnedFd>) -> Result<i3
         return Err(err).context("clone");
     }
     drop(child_end);
-    let mut spawned = Spawned { pid, pidfd: None, sync: parent_end, split: false };
+    let mut spawned = Spawned { pid, sync: parent_end, split: false };
     let result = match (left, spawned.next_event()) {
         (Ok(()), Ok(Event::Gone)) => return Ok(spawned.pid),
         (Err(e), _) | (_, Err(e)) => Err(e),
@@ -196,7 +196,7 @@ impl Spawned {
     }
 
     /// Waits for the child's next report. When a first stage reports the pid of the process
-    /// it forked into a PID namespace, that process becomes ours (`pid`, `pidfd`) and the first
+    /// it forked into a PID namespace, that process becomes ours (`pid`) and the first
     /// stage, which exits at once, is reaped.
     pub fn next_event(&mut self) -> Result<Event> {
         loop {
@@ -231,7 +231,6 @@ impl Spawned {
                     self.split = true;
                     let first = nix::unistd::Pid::from_raw(self.pid);
                     self.pid = r.errno;
-                    self.pidfd = sys::pidfd_open(self.pid).ok();
                     let _ = nix::sys::wait::waitpid(first, None);
                 }
                 KIND_ERROR => {
