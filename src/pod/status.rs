@@ -295,29 +295,39 @@ pub fn update_conditions(
     conds.set("Ready", ok, reason, &message, now);
 }
 
-/// kubectl's STATUS column (pod-lifecycle.md §1.3).
-pub fn display_status(phase: Phase, reason: &str, containers: &[ContainerStatus], terminating: bool) -> String {
+/// kubectl's STATUS column: the first init container (or sidecar) not done decides it, unless
+/// the pod is initialized; then the last app container with a reason does.
+pub fn display_status(
+    phase: Phase,
+    reason: &str,
+    containers: &[ContainerStatus],
+    terminating: bool,
+    initialized: bool,
+) -> String {
     if terminating {
         return "Terminating".to_string();
     }
     let mut s = if reason.is_empty() { phase.as_str().to_string() } else { reason.to_string() };
     let inits: Vec<&ContainerStatus> = containers.iter().filter(|c| c.kind != Kind::App).collect();
+    let mut initializing = false;
     for (i, c) in inits.iter().enumerate() {
+        initializing = true;
         match &c.state {
-            State::Terminated(t) if t.exit_code == 0 => continue,
-            _ if c.kind == Kind::Sidecar && c.started => continue,
-            State::Terminated(t) => {
-                return if t.reason.is_empty() {
-                    format!("Init:ExitCode:{}", t.exit_code)
-                } else {
-                    format!("Init:{}", t.reason)
-                };
-            }
+            State::Terminated(t) if t.exit_code == 0 => initializing = false,
+            _ if c.kind == Kind::Sidecar && c.started => initializing = false,
+            State::Terminated(t) if t.reason.is_empty() => s = format!("Init:ExitCode:{}", t.exit_code),
+            State::Terminated(t) => s = format!("Init:{}", t.reason),
             State::Waiting { reason, .. } if !reason.is_empty() && reason != "PodInitializing" => {
-                return format!("Init:{reason}")
+                s = format!("Init:{reason}")
             }
-            _ => return format!("Init:{i}/{}", inits.len()),
+            _ => s = format!("Init:{i}/{}", inits.len()),
         }
+        if initializing {
+            break;
+        }
+    }
+    if initializing && !initialized {
+        return s;
     }
     let mut apps: Vec<&ContainerStatus> = containers.iter().filter(|c| c.kind == Kind::App).collect();
     apps.sort_by(|a, b| a.name.cmp(&b.name));
@@ -508,14 +518,14 @@ mod tests {
             c("i2", Kind::Init, waiting(INITIALIZING), None),
             c("a", Kind::App, waiting(INITIALIZING), None),
         ];
-        assert_eq!(display_status(Phase::Pending, "", &inits, false), "Init:0/2");
+        assert_eq!(display_status(Phase::Pending, "", &inits, false, false), "Init:0/2");
         let failed = vec![c("i1", Kind::Init, exited(1), None), c("a", Kind::App, waiting(INITIALIZING), None)];
-        assert_eq!(display_status(Phase::Failed, "", &failed, false), "Init:Error");
+        assert_eq!(display_status(Phase::Failed, "", &failed, false, false), "Init:Error");
         let crash = vec![c("a", Kind::App, waiting("CrashLoopBackOff"), Some(1))];
-        assert_eq!(display_status(Phase::Running, "", &crash, false), "CrashLoopBackOff");
-        assert_eq!(display_status(Phase::Running, "", &crash, true), "Terminating");
+        assert_eq!(display_status(Phase::Running, "", &crash, false, true), "CrashLoopBackOff");
+        assert_eq!(display_status(Phase::Running, "", &crash, true, true), "Terminating");
         let done = vec![c("a", Kind::App, exited(0), None)];
-        assert_eq!(display_status(Phase::Succeeded, "", &done, false), "Completed");
+        assert_eq!(display_status(Phase::Succeeded, "", &done, false, true), "Completed");
     }
 
     #[test]

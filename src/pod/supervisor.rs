@@ -1,15 +1,21 @@
 //! The per-pod supervisor: one process, one thread, one poll loop over a signalfd (child exits,
-//! SIGTERM/SIGINT), the control socket, the containers' log pipes and running handlers, with
-//! timers as the poll timeout. It owns the pause process and every container of the pod.
-//! Container logic lives in `lifecycle.rs`; this file is the loop and the bookkeeping.
+//! SIGTERM/SIGINT), the control socket, the containers' log pipes and running handlers and
+//! probe checks, with the machine's next timer as the poll timeout. It owns the pause process
+//! and every container of the pod.
+//!
+//! What to do is decided by the [`Machine`] (pure, in `machine/`); this file is the loop that
+//! turns what happens into its inputs and its actions into work: `containers.rs` (start,
+//! exit, signals), `checks.rs` (handlers and probes), `sandbox.rs` (pause, volumes, teardown).
 
-use super::backoff::{Backoff, BackoffConfig};
+use super::backoff::BackoffConfig;
 use super::control;
 use super::events::Events;
 use super::handlers::Run;
 use super::images::Images;
 use super::logs::{LogWriter, Stream};
-use super::status::{self, Conditions, ContainerStatus, Kind, Phase};
+use super::machine::{Action, Input, Machine, Now};
+use super::probe::worker::Check;
+use super::status::{self, ContainerStatus, Kind, Phase};
 use super::store::{PodDir, SupervisorRecord};
 use crate::linux::pause::Pause;
 use crate::spec::pod::{Container, Pod};
@@ -17,7 +23,7 @@ use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
@@ -37,8 +43,6 @@ pub struct Options {
 pub struct Instance {
     pub oci_id: String,
     pub pid: i32,
-    pub started: Instant,
-    pub started_at: String,
     pub dir: PathBuf,
     pub termination_file: PathBuf,
     pub stdout: Option<OwnedFd>,
@@ -50,71 +54,23 @@ pub struct Instance {
     pub exec: Option<crate::runtime::exec::Target>,
 }
 
-/// Which handler is running for a container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookKind {
-    PostStart,
-    PreStop,
-}
-
-/// Stopping one container: the grace and where we are in it.
-pub struct Stopping {
-    pub deadline: Instant,
-    pub signalled: bool,
-    pub kill_at: Option<Instant>,
-    /// Restart afterwards (liveness, failed postStart) rather than leave it stopped.
-    pub restart: bool,
-}
-
-pub struct Ctr {
-    pub spec: Container,
-    pub kind: Kind,
-    pub field_path: String,
-    pub status: ContainerStatus,
-    pub inst: Option<Instance>,
-    pub backoff: Backoff,
-    pub instances: u32,
-    pub hook: Option<(HookKind, Run)>,
-    pub stopping: Option<Stopping>,
-    pub restart_at: Option<Instant>,
-    /// The pod-level reason this container finished for good (no more restarts).
-    pub done: bool,
-    /// Probe workers of the current instance.
-    pub probes: Vec<super::probe::worker::Worker>,
-    /// Start again in the new sandbox (after the old one died).
-    pub rerun: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Timer {
-    Restart(usize),
-    HookSleep(usize),
-    Grace(usize),
-    Kill(usize),
-    Deadline,
-    ProbeTick(usize, usize),
-    ProbeTimeout(usize, usize),
-}
-
 pub struct Supervisor {
     pub opts: Options,
     pub pod: Pod,
     pub dir: PodDir,
     pub images: Images,
+    /// What the kubelet would do: the pod's lifecycle state.
+    pub machine: Machine,
+    /// The containers' specs, init containers first (the machine's order).
+    pub specs: Vec<Container>,
     pub pause: Option<Pause>,
-    pub ctrs: Vec<Ctr>,
+    /// Each container's live instance.
+    pub insts: Vec<Option<Instance>>,
+    /// Each container's running handler (exec, httpGet, tcpSocket).
+    pub hooks: Vec<Option<Run>>,
+    /// Each container's probe checks in flight, by probe.
+    pub checks: Vec<Vec<Option<Check>>>,
     pub events: Events,
-    pub conds: Conditions,
-    pub created: String,
-    pub start_time: String,
-    pub phase: Phase,
-    pub reason: String,
-    pub message: String,
-    /// Pod termination: (started, grace).
-    pub terminating: Option<(Instant, Duration)>,
-    pub deletion_timestamp: Option<String>,
-    pub finished: bool,
-    pub app_started: bool,
     pub cgroup_parent: String,
     pub volumes: BTreeMap<String, PathBuf>,
     pub share_pid: bool,
@@ -123,17 +79,12 @@ pub struct Supervisor {
     pub pod_ip: String,
     listener: Option<UnixListener>,
     last_status: String,
-    /// A probe changed something the status shows (a stored result, a kill): probe activity
-    /// alone (ticks, output, exits of probe processes) does not re-decide or rewrite anything.
-    pub probe_changed: bool,
     /// RUNP_PROBE_TRACE's file, kept open (bench/probes.sh).
     pub probe_trace: Option<std::fs::File>,
-    /// /dev/null, for the stdin of exec probes.
+    /// /dev/null, for the stdin of containers and exec probes.
     pub devnull: std::fs::File,
-    /// status.startTime as a monotonic instant: activeDeadlineSeconds counts from it.
-    started: Instant,
-    /// The sandbox died: its containers are being stopped before a new one is made.
-    pub resandbox: bool,
+    /// Inputs waiting for the machine (answers to its actions come back here).
+    inputs: VecDeque<Input>,
 }
 
 /// Blocks the signals the loop reads, returning the signalfd. Call before any child exists.
@@ -149,17 +100,6 @@ pub fn signal_fd() -> Result<SignalFd> {
 impl Supervisor {
     pub fn new(opts: Options, pod: Pod, dir: PodDir) -> Result<Supervisor> {
         let images = Images::new(&opts.image_dir);
-        let mut ctrs = Vec::new();
-        let has_init = !pod.spec.init_containers.is_empty();
-        for c in &pod.spec.init_containers {
-            let kind = if c.is_sidecar() { Kind::Sidecar } else { Kind::Init };
-            ctrs.push(Ctr::new(c, kind, format!("spec.initContainers{{{}}}", c.name), status::INITIALIZING));
-        }
-        for c in &pod.spec.containers {
-            let reason = if has_init { status::INITIALIZING } else { status::CREATING };
-            ctrs.push(Ctr::new(c, Kind::App, format!("spec.containers{{{}}}", c.name), reason));
-        }
-        let now = crate::time::rfc3339(std::time::SystemTime::now());
         let cgroup_parent = format!("/runp/pod_{}", pod.metadata.uid);
         // runp's default: one PID namespace for the pod, pause as PID 1 (shareProcessNamespace
         // false gives each container its own).
@@ -173,24 +113,30 @@ impl Supervisor {
         let devnull = std::fs::File::open("/dev/null").context("opening /dev/null")?;
         let probe_trace = std::env::var_os("RUNP_PROBE_TRACE")
             .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+        // lifecycle.stopSignal, else the image's STOPSIGNAL, else SIGTERM.
+        let stop_signal = |c: &Container| {
+            let name = c
+                .lifecycle
+                .as_ref()
+                .and_then(|l| l.stop_signal.clone())
+                .or_else(|| images.get(&c.image).ok().map(|(_, cfg)| cfg.stop_signal).filter(|s| !s.is_empty()));
+            name.and_then(|n| crate::spec::signal::parse(&n).ok()).unwrap_or(libc::SIGTERM)
+        };
+        let machine = Machine::new(&pod, opts.backoff, &stop_signal, Now::real());
+        let specs: Vec<Container> = pod.spec.all_containers().cloned().collect();
+        let n = specs.len();
         Ok(Supervisor {
             opts,
             pod,
             dir,
             images,
+            machine,
+            specs,
             pause: None,
-            ctrs,
+            insts: (0..n).map(|_| None).collect(),
+            hooks: (0..n).map(|_| None).collect(),
+            checks: (0..n).map(|_| Vec::new()).collect(),
             events: Events::default(),
-            conds: Conditions::default(),
-            created: now.clone(),
-            start_time: now,
-            phase: Phase::Pending,
-            reason: String::new(),
-            message: String::new(),
-            terminating: None,
-            deletion_timestamp: None,
-            finished: false,
-            app_started: false,
             cgroup_parent,
             volumes: BTreeMap::new(),
             share_pid,
@@ -198,24 +144,10 @@ impl Supervisor {
             pod_ip,
             listener: None,
             last_status: String::new(),
-            probe_changed: false,
             probe_trace,
             devnull,
-            started: Instant::now(),
-            resandbox: false,
+            inputs: VecDeque::new(),
         })
-    }
-
-    /// Starts `args` inside container `i` (exec probes and hooks) with the given stdio; the
-    /// process is ours to reap.
-    pub fn exec_spawn(&mut self, i: usize, args: Vec<String>, stdio: [std::os::fd::RawFd; 3]) -> Result<i32> {
-        let inst = self.ctrs[i].inst.as_mut().ok_or_else(|| anyhow::anyhow!("container is not running"))?;
-        let target = match &mut inst.exec {
-            Some(t) => t,
-            slot @ None => slot.insert(crate::runtime::exec::Target::open(&self.opts.root, &inst.oci_id, false)?),
-        };
-        let opts = crate::runtime::exec::ExecOptions { args, detach: true, stdio: Some(stdio), ..Default::default() };
-        target.spawn(&opts)
     }
 
     /// Records an event (and prints it in the foreground).
@@ -231,23 +163,72 @@ impl Supervisor {
         }
     }
 
-    /// Recomputes phase and conditions and writes status.json atomically.
-    pub fn write_status(&mut self) {
-        let records: Vec<ContainerStatus> = self.ctrs.iter().map(|c| c.status.clone()).collect();
-        let initialized = self.app_started;
-        let policy = self.pod.spec.restart_policy.as_str();
-        let new = status::phase(&records, policy, self.finished, initialized);
-        // A terminal phase is sticky.
-        if !self.phase.is_terminal() {
-            self.phase = new;
+    /// Feeds the machine `input` and everything its actions answer; writes the status when
+    /// something it shows changed.
+    fn feed(&mut self, input: Input) {
+        self.inputs.push_back(input);
+        let mut changed = false;
+        while let Some(input) = self.inputs.pop_front() {
+            let step = self.machine.handle(input, Now::real());
+            changed |= step.changed;
+            for a in step.actions {
+                if let Some(answer) = self.act(a) {
+                    self.inputs.push_back(answer);
+                }
+            }
         }
-        let now = crate::time::rfc3339(std::time::SystemTime::now());
-        status::update_conditions(&mut self.conds, &records, self.phase, self.app_started, &now);
-        let sandbox_ready = self.pause.is_some() && !self.finished;
-        self.conds.set("PodReadyToStartContainers", sandbox_ready, "", "", &now);
-        let created = self.created.clone();
-        self.conds.set("PodScheduled", true, "", "", &created);
-        let mut records = records;
+        if changed {
+            self.write_status();
+        }
+    }
+
+    /// Carries out one action; the answer, when it has one now.
+    fn act(&mut self, a: Action) -> Option<Input> {
+        match a {
+            Action::Record(n) => {
+                self.event(if n.warning { "Warning" } else { "Normal" }, &n.reason, &n.field_path, &n.message);
+                None
+            }
+            Action::StartContainer(i) => Some(self.start_container(i)),
+            Action::RunHook(i, kind) => self.run_hook(i, kind),
+            Action::CancelHook(i) => {
+                self.hooks[i] = None;
+                None
+            }
+            Action::Signal(i, sig) => {
+                self.signal_container(i, sig);
+                None
+            }
+            Action::Kill(i) => {
+                self.kill_container(i);
+                None
+            }
+            Action::StartProbe { ctr, probe, late } => self.start_probe(ctr, probe, late),
+            Action::ProbeTimedOut { ctr, probe } => Some(self.probe_timed_out(ctr, probe)),
+            Action::CancelProbes(i) => {
+                self.checks[i].clear();
+                None
+            }
+            Action::RecreateSandbox => Some(match self.spawn_pause() {
+                Ok(p) => {
+                    self.pause = Some(p);
+                    Input::SandboxReady
+                }
+                Err(e) => Input::SandboxFailed(format!("{e:#}")),
+            }),
+            Action::StopSandbox => {
+                if let Some(p) = self.pause.take() {
+                    p.stop(Duration::from_secs(2));
+                }
+                None
+            }
+        }
+    }
+
+    /// Writes status.json atomically when it changed.
+    pub fn write_status(&mut self) {
+        let m = &self.machine;
+        let mut records: Vec<ContainerStatus> = m.statuses();
         status::cap_messages(&mut records);
         let init: Vec<serde_json::Value> =
             records.iter().filter(|c| c.kind != Kind::App).map(|c| c.to_json()).collect();
@@ -255,36 +236,37 @@ impl Supervisor {
         apps.sort_by(|a, b| a.name.cmp(&b.name));
         let apps: Vec<serde_json::Value> = apps.iter().map(|c| c.to_json()).collect();
         let mut st = json!({
-            "phase": self.phase.as_str(),
-            "conditions": self.conds.to_json(),
+            "phase": m.phase.as_str(),
+            "conditions": m.conds.to_json(),
             "hostIP": self.host_ip,
             "hostIPs": [{"ip": self.host_ip}],
             "podIP": self.pod_ip,
             "podIPs": [{"ip": self.pod_ip}],
-            "startTime": self.start_time,
+            "startTime": m.created,
             "qosClass": qos_class(&self.pod),
             "containerStatuses": apps,
         });
         if !init.is_empty() {
             st["initContainerStatuses"] = json!(init);
         }
-        if !self.reason.is_empty() {
-            st["reason"] = json!(self.reason);
-            st["message"] = json!(self.message);
+        if !m.reason.is_empty() {
+            st["reason"] = json!(m.reason);
+            st["message"] = json!(m.message);
         }
         let mut meta = serde_json::to_value(&self.pod.metadata).unwrap_or_else(|_| json!({}));
-        meta["creationTimestamp"] = json!(self.created);
-        if let Some(d) = &self.deletion_timestamp {
+        meta["creationTimestamp"] = json!(m.created);
+        if let Some(d) = &m.deletion_timestamp {
             meta["deletionTimestamp"] = json!(d);
         }
         let ready = records.iter().filter(|c| c.kind == Kind::App && c.ready).count();
         let restarts: u32 = records.iter().map(|c| c.restart_count).sum();
-        let display = status::display_status(
-            self.phase,
-            &self.reason,
-            &records,
-            self.deletion_timestamp.is_some() && !self.finished,
-        );
+        let display = status::display_status(m.phase, &m.reason, &records, m.deleting(), m.initialized());
+        let ids: Vec<serde_json::Value> = self
+            .specs
+            .iter()
+            .zip(&self.insts)
+            .filter_map(|(c, i)| i.as_ref().map(|i| json!({"name": c.name, "id": i.oci_id})))
+            .collect();
         let doc = json!({
             "apiVersion": "v1",
             "kind": "Pod",
@@ -295,11 +277,10 @@ impl Supervisor {
                 "display": display,
                 "ready": format!("{ready}/{}", self.pod.spec.containers.len()),
                 "restarts": restarts,
-                "supervisor": !self.finished,
-                "containerIDs": self.ctrs.iter().filter_map(|c| c.inst.as_ref().map(|i| json!({"name": c.spec.name, "id": i.oci_id}))).collect::<Vec<_>>(),
+                "supervisor": !m.finished,
+                "containerIDs": ids,
             },
         });
-        // Written only when it changed: log lines wake the loop far more often than states change.
         let text = doc.to_string();
         if text != self.last_status {
             if let Err(e) = crate::runtime::state::write_atomic(&self.dir.path("status.json"), text.as_bytes(), 0o600) {
@@ -311,7 +292,7 @@ impl Supervisor {
 
     /// The loop. Returns the final phase.
     pub fn run(&mut self, sfd: &SignalFd, ready: Option<OwnedFd>) -> Result<Phase> {
-        // Orphans of hook processes come to us to be reaped.
+        // Orphans of handler processes come to us to be reaped.
         crate::linux::process::become_subreaper();
         // Non-dumpable: our /proc entries (the fds into every container's namespaces) are
         // root's alone. Exec probes' CLONE_VM children would set it on our shared mm anyway.
@@ -322,17 +303,10 @@ impl Supervisor {
         };
         self.dir.write_json("supervisor.json", &rec)?;
         self.listener = Some(control::listen(&self.dir.control())?);
-        self.event(
-            "Normal",
-            "Scheduled",
-            "",
-            &format!(
-                "Successfully assigned {}/{} to {}",
-                self.pod.metadata.namespace,
-                self.pod.metadata.name,
-                self.pod.spec.node_name.as_deref().unwrap_or_default()
-            ),
-        );
+        let node = self.pod.spec.node_name.clone().unwrap_or_default();
+        let m = &self.pod.metadata;
+        let msg = format!("Successfully assigned {}/{} to {node}", m.namespace, m.name);
+        self.event("Normal", "Scheduled", "", &msg);
         self.write_status();
         let setup = self.create_sandbox();
         if let Some(fd) = ready {
@@ -342,90 +316,31 @@ impl Supervisor {
             };
             let _ = nix::unistd::write(&fd, msg.as_bytes());
         }
+        match &setup {
+            Ok(()) => self.feed(Input::SandboxReady),
+            Err(e) => self.feed(Input::SandboxFailed(format!("{e:#}"))),
+        }
         if let Err(e) = setup {
-            self.event("Warning", "FailedCreatePodSandBox", "", &format!("Failed to create pod sandbox: {e:#}"));
-            self.phase = Phase::Failed;
-            self.finished = true;
-            self.write_status();
             self.teardown();
             return Err(e);
         }
-        self.advance();
-        self.write_status();
-        while !self.finished {
-            // Log output wakes the loop far more often than anything changes: only the rest
-            // is worth re-deciding and re-writing the status for.
-            if self.poll_once(sfd)? {
-                self.advance();
-                self.write_status();
-            }
+        while !self.machine.finished {
+            self.poll_once(sfd)?;
         }
         self.teardown();
         self.write_status();
-        Ok(self.phase)
+        Ok(self.machine.phase)
     }
 
-    fn next_timer(&self) -> Option<(Instant, Timer)> {
-        // Among timers due at the same instant, an exec probe goes last: starting it holds the
-        // loop until its process has exec'd, while the others only start a connect.
-        let mut best: Option<(Instant, bool, Timer)> = None;
-        let mut consider = |t: Instant, slow: bool, k: Timer| {
-            if best.is_none_or(|(b, bslow, _)| (t, slow) < (b, bslow)) {
-                best = Some((t, slow, k));
-            }
-        };
-        for (i, c) in self.ctrs.iter().enumerate() {
-            if let Some(t) = c.restart_at {
-                consider(t, false, Timer::Restart(i));
-            }
-            if let Some((_, Run::Sleep { until })) = &c.hook {
-                consider(*until, false, Timer::HookSleep(i));
-            }
-            if c.inst.is_some() {
-                for (w, p) in c.probes.iter().enumerate() {
-                    match &p.running {
-                        Some(r) => consider(r.deadline, false, Timer::ProbeTimeout(i, w)),
-                        None if !p.on_hold => {
-                            let exec = matches!(p.probe.action(), Some(crate::spec::pod::Action::Exec(_)));
-                            consider(p.next, exec, Timer::ProbeTick(i, w))
-                        }
-                        None => {}
-                    }
-                }
-            }
-            if let Some(s) = &c.stopping {
-                if !s.signalled {
-                    consider(s.deadline, false, Timer::Grace(i));
-                }
-                if let Some(k) = s.kill_at {
-                    consider(k, false, Timer::Kill(i));
-                }
-            }
-        }
-        if let (Some(d), false) = (self.pod.spec.active_deadline_seconds, self.terminating.is_some()) {
-            if d >= 0 {
-                consider(crate::time::after(self.started_instant(), crate::time::secs(d)), false, Timer::Deadline);
-            }
-        }
-        best.map(|(t, _, k)| (t, k))
-    }
-
-    fn started_instant(&self) -> Instant {
-        self.started
-    }
-
-    /// Waits for and handles the next events; false when they were only log output.
-    fn poll_once(&mut self, sfd: &SignalFd) -> Result<bool> {
-        let timer = self.next_timer();
+    /// Waits for the next thing to happen and handles it.
+    fn poll_once(&mut self, sfd: &SignalFd) -> Result<()> {
+        let timer = self.machine.next_deadline();
         let now = Instant::now();
-        if let Some((t, k)) = timer {
-            if t <= now {
-                self.on_timer(k);
-                let probe = matches!(k, Timer::ProbeTick(..) | Timer::ProbeTimeout(..));
-                return Ok(!probe || std::mem::take(&mut self.probe_changed));
-            }
+        if timer.is_some_and(|t| t <= now) {
+            self.feed(Input::Tick);
+            return Ok(());
         }
-        let timeout = timer.map(|(t, _)| t.saturating_duration_since(now)).unwrap_or(Duration::from_secs(3600));
+        let timeout = timer.map(|t| t.saturating_duration_since(now)).unwrap_or(Duration::from_secs(3600));
         // What each poll slot is.
         enum Slot {
             Signal,
@@ -440,25 +355,21 @@ impl Supervisor {
             slots.push(Slot::Listener);
             fds.push(nix::poll::PollFd::new(l.as_fd(), nix::poll::PollFlags::POLLIN));
         }
-        for (i, c) in self.ctrs.iter().enumerate() {
-            if let Some(inst) = &c.inst {
-                if let Some(fd) = &inst.stdout {
-                    slots.push(Slot::Log(i, Stream::Stdout));
-                    fds.push(nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN));
-                }
-                if let Some(fd) = &inst.stderr {
-                    slots.push(Slot::Log(i, Stream::Stderr));
-                    fds.push(nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN));
+        for (i, inst) in self.insts.iter().enumerate() {
+            if let Some(inst) = inst {
+                for (fd, s) in [(&inst.stdout, Stream::Stdout), (&inst.stderr, Stream::Stderr)] {
+                    if let Some(fd) = fd {
+                        slots.push(Slot::Log(i, s));
+                        fds.push(nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN));
+                    }
                 }
             }
-            if let Some((_, run)) = &c.hook {
-                if let Some((fd, ev)) = run.poll_fd() {
-                    slots.push(Slot::Hook(i));
-                    fds.push(nix::poll::PollFd::new(fd, ev));
-                }
+            if let Some((fd, ev)) = self.hooks[i].as_ref().and_then(|r| r.poll_fd()) {
+                slots.push(Slot::Hook(i));
+                fds.push(nix::poll::PollFd::new(fd, ev));
             }
-            for (w, p) in c.probes.iter().enumerate() {
-                if let Some((fd, ev)) = p.poll_fd() {
+            for (w, c) in self.checks[i].iter().enumerate() {
+                if let Some((fd, ev)) = c.as_ref().and_then(|c| c.poll_fd()) {
                     slots.push(Slot::Probe(i, w));
                     fds.push(nix::poll::PollFd::new(fd, ev));
                 }
@@ -469,12 +380,12 @@ impl Supervisor {
             &mut fds,
             nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
         ) {
-            Err(nix::errno::Errno::EINTR) => return Ok(false),
+            Err(nix::errno::Errno::EINTR) => return Ok(()),
             r => r.context("poll")?,
         };
         if n == 0 {
             // A timer is due: the next call runs it.
-            return Ok(false);
+            return Ok(());
         }
         let ready: Vec<usize> = fds
             .iter()
@@ -483,84 +394,88 @@ impl Supervisor {
             .map(|(i, _)| i)
             .collect();
         drop(fds);
-        let mut changed = false;
         for i in ready {
-            match slots[i] {
-                Slot::Log(c, s) => self.on_log(c, s),
-                Slot::Signal => changed |= self.on_signals(sfd),
+            let input = match slots[i] {
+                Slot::Log(c, s) => {
+                    self.on_log(c, s);
+                    None
+                }
+                Slot::Signal => {
+                    self.on_signals(sfd);
+                    None
+                }
                 Slot::Listener => {
                     self.on_control();
-                    changed = true;
+                    None
                 }
-                Slot::Hook(c) => {
-                    self.on_hook_io(c);
-                    changed = true;
-                }
+                Slot::Hook(c) => self.hook_io(c),
                 Slot::Probe(c, w) => self.probe_io(c, w),
+            };
+            if let Some(input) = input {
+                self.feed(input);
             }
         }
-        Ok(changed || std::mem::take(&mut self.probe_changed))
+        Ok(())
     }
 
-    /// Handles pending signals; false when all they did was end probe processes.
-    fn on_signals(&mut self, sfd: &SignalFd) -> bool {
-        let mut changed = false;
+    /// Handles pending signals.
+    fn on_signals(&mut self, sfd: &SignalFd) {
         while let Ok(Some(info)) = sfd.read_signal() {
             match info.ssi_signo as i32 {
-                libc::SIGCHLD => changed |= self.reap(),
-                libc::SIGTERM | libc::SIGINT | libc::SIGHUP => {
-                    let grace = self.pod.spec.termination_grace_period_seconds;
-                    self.request_stop(grace, true);
-                    changed = true;
-                }
+                libc::SIGCHLD => self.reap(),
+                libc::SIGTERM | libc::SIGINT | libc::SIGHUP => self.feed(Input::Stop { grace: None }),
                 _ => {}
             }
         }
         // A SIGCHLD may merge with others: always reap.
-        changed | self.reap()
+        self.reap();
     }
 
-    /// Reaps every exited child: containers, hook processes, pause, probe processes. True
-    /// when something other than a probe process (or an orphan it left) ended.
-    fn reap(&mut self) -> bool {
+    /// Reaps every exited child: containers, handler processes, pause, probe processes (and
+    /// orphans of any of them, as we are a subreaper). What ended together is seen together,
+    /// the sandbox first: killing pause kills its PID namespace, and the pod must see a lost
+    /// sandbox, not containers that merely exited.
+    fn reap(&mut self) {
         use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-        let mut changed = false;
+        let mut inputs = Vec::new();
         loop {
             let (pid, code) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(p, c)) => (p.as_raw(), c),
                 Ok(WaitStatus::Signaled(p, s, _)) => (p.as_raw(), 128 + s as i32),
-                Ok(WaitStatus::StillAlive) | Err(_) => return changed,
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => continue,
             };
-            if self.pause.as_ref().is_some_and(|p| p.pid == pid) {
-                self.on_pause_exit();
-                changed = true;
-                continue;
-            }
-            if let Some(i) = self.ctrs.iter().position(|c| c.inst.as_ref().is_some_and(|x| x.pid == pid)) {
-                self.on_exit(i, code);
-                changed = true;
-                continue;
-            }
-            let probe = self.ctrs.iter().enumerate().find_map(|(i, c)| {
-                c.probes.iter().position(|w| matches!(w.running.as_ref().map(|r| &r.check), Some(super::probe::worker::Check::Exec { pid: p, .. }) if *p == pid)).map(|w| (i, w))
-            });
-            if let Some((i, w)) = probe {
-                self.probe_exited(i, w, code);
-                continue;
-            }
-            if let Some(i) =
-                self.ctrs.iter().position(|c| matches!(c.hook, Some((_, Run::Exec { pid: p }))  if p == pid))
-            {
-                let result = if code == 0 { Ok(()) } else { Err(anyhow::anyhow!("command exited with {code}")) };
-                self.on_hook_done(i, result);
-                changed = true;
-            }
+            inputs.extend(self.exited(pid, code));
+        }
+        inputs.sort_by_key(|i| !matches!(i, Input::SandboxDied));
+        for input in inputs {
+            self.feed(input);
         }
     }
 
+    /// Whose process `pid` was, and what its end means.
+    fn exited(&mut self, pid: i32, code: i32) -> Option<Input> {
+        if self.pause.as_ref().is_some_and(|p| p.pid == pid) {
+            self.pause = None;
+            return Some(Input::SandboxDied);
+        }
+        if let Some(i) = self.insts.iter().position(|x| x.as_ref().is_some_and(|x| x.pid == pid)) {
+            return self.collect_exit(i, code);
+        }
+        for i in 0..self.checks.len() {
+            let w = self.checks[i].iter().position(|c| matches!(c, Some(Check::Exec { pid: p, .. }) if *p == pid));
+            if let Some(w) = w {
+                return self.probe_exited(i, w, code);
+            }
+        }
+        let i = self.hooks.iter().position(|h| matches!(h, Some(Run::Exec { pid: p }) if *p == pid))?;
+        self.hooks[i] = None;
+        let result = if code == 0 { Ok(()) } else { Err(format!("command exited with {code}")) };
+        Some(Input::HookDone { ctr: i, result })
+    }
+
     fn on_log(&mut self, i: usize, s: Stream) {
-        let Some(inst) = self.ctrs[i].inst.as_mut() else { return };
+        let Some(inst) = self.insts[i].as_mut() else { return };
         let fd = match s {
             Stream::Stdout => &mut inst.stdout,
             Stream::Stderr => &mut inst.stderr,
@@ -601,81 +516,13 @@ impl Supervisor {
             let reply = match control::read_request(&s) {
                 Ok(control::Request::Ping) => control::Reply { ok: true, error: String::new() },
                 Ok(control::Request::Stop { grace, force }) => {
-                    let g = if force { 0 } else { grace.unwrap_or(self.pod.spec.termination_grace_period_seconds) };
-                    self.request_stop(g, true);
+                    self.feed(Input::Stop { grace: if force { Some(0) } else { grace } });
                     control::Reply { ok: true, error: String::new() }
                 }
                 Err(e) => control::Reply { ok: false, error: format!("{e:#}") },
             };
             let _ = control::write_reply(&s, &reply);
         }
-    }
-
-    fn on_timer(&mut self, t: Timer) {
-        match t {
-            Timer::Restart(i) => {
-                // The back-off ran out: the kubelet's doBackOff doubles the delay as it restarts.
-                if let (Some(at), Some(d)) = (self.ctrs[i].restart_at.take(), self.ctrs[i].backoff.current()) {
-                    let _ = self.ctrs[i].backoff.decide(&self.opts.backoff, at - d, Instant::now());
-                }
-                if self.terminating.is_none() {
-                    self.start_container(i);
-                }
-            }
-            Timer::HookSleep(i) => self.on_hook_done(i, Ok(())),
-            Timer::Grace(i) => self.grace_expired(i),
-            Timer::Kill(i) => self.kill_now(i),
-            Timer::ProbeTick(i, w) => self.probe_tick(i, w),
-            Timer::ProbeTimeout(i, w) => self.probe_timeout(i, w),
-            Timer::Deadline => {
-                self.reason = "DeadlineExceeded".into();
-                self.message = "Pod was active on the node longer than the specified deadline".into();
-                self.event(
-                    "Normal",
-                    "DeadlineExceeded",
-                    "",
-                    "Pod was active on the node longer than the specified deadline",
-                );
-                self.phase = Phase::Failed;
-                let g = self.pod.spec.termination_grace_period_seconds;
-                self.request_stop(g, false);
-            }
-        }
-    }
-
-    fn on_hook_io(&mut self, i: usize) {
-        let result = match &mut self.ctrs[i].hook {
-            Some((_, run)) => run.progress(),
-            None => None,
-        };
-        if let Some(r) = result {
-            self.on_hook_done(i, r);
-        }
-    }
-
-    fn on_pause_exit(&mut self) {
-        self.pause = None;
-        if self.terminating.is_some() || self.finished {
-            return;
-        }
-        self.event("Normal", "SandboxChanged", "", "Pod sandbox changed, it will be killed and re-created.");
-        // Under Never, once containers have run, the kubelet does not build a new sandbox (L-35).
-        if self.pod.spec.restart_policy == crate::spec::pod::RestartPolicy::Never
-            && self.ctrs.iter().any(|c| c.instances > 0)
-        {
-            self.request_stop(0, false);
-            return;
-        }
-        // Stop everything, then a new sandbox and the init containers from the first (L-34).
-        self.resandbox = true;
-        for i in 0..self.ctrs.len() {
-            self.ctrs[i].restart_at = None;
-            self.ctrs[i].hook = None;
-            if self.ctrs[i].inst.is_some() {
-                self.kill_now(i);
-            }
-        }
-        self.recreate_sandbox();
     }
 }
 
@@ -695,25 +542,5 @@ fn qos_class(pod: &Pod) -> &'static str {
         "Guaranteed"
     } else {
         "Burstable"
-    }
-}
-
-impl Ctr {
-    fn new(c: &Container, kind: Kind, field_path: String, waiting: &str) -> Ctr {
-        Ctr {
-            spec: c.clone(),
-            kind,
-            field_path,
-            status: ContainerStatus::new(&c.name, kind, &c.image, waiting),
-            inst: None,
-            backoff: Backoff::default(),
-            instances: 0,
-            hook: None,
-            stopping: None,
-            restart_at: None,
-            done: false,
-            probes: Vec::new(),
-            rerun: false,
-        }
     }
 }

@@ -35,9 +35,13 @@ pub enum Check {
     Grpc(Box<GrpcProbe>),
 }
 
-pub struct Running {
+/// A check the worker started and has not heard back from yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    /// When timeoutSeconds runs out.
     pub deadline: Instant,
-    pub check: Check,
+    /// The timeout was reported; the verdict is on its way.
+    pub timed_out: bool,
 }
 
 /// What a finished check says.
@@ -50,12 +54,15 @@ pub enum Verdict {
     Error(String),
 }
 
+/// One probe of one container instance: when it is due and what its results add up to. Pure:
+/// the check itself (a process or a socket) is the supervisor's [`Check`].
+#[derive(Debug, Clone)]
 pub struct Worker {
     pub kind: Kind,
     pub probe: Probe,
     pub next: Instant,
     pub started: Instant,
-    pub running: Option<Running>,
+    pub in_flight: Option<InFlight>,
     ok: u32,
     failed: u32,
     /// The stored result: None = not decided yet.
@@ -73,7 +80,7 @@ impl Worker {
             probe: probe.clone(),
             next: started,
             started,
-            running: None,
+            in_flight: None,
             ok: 0,
             failed: 0,
             result: match kind {
@@ -100,7 +107,7 @@ impl Worker {
         while self.next <= now {
             self.next += self.period();
         }
-        if self.on_hold || self.running.is_some() {
+        if self.on_hold || self.in_flight.is_some() {
             return false;
         }
         if now.saturating_duration_since(self.started)
@@ -147,9 +154,11 @@ impl Worker {
             _ => None,
         }
     }
+}
 
+impl Check {
     pub fn poll_fd(&self) -> Option<(BorrowedFd<'_>, nix::poll::PollFlags)> {
-        match &self.running.as_ref()?.check {
+        match self {
             Check::Exec { out, .. } => out.as_ref().map(|f| (f.as_fd(), nix::poll::PollFlags::POLLIN)),
             Check::Tcp(r) => r.poll_fd(),
             Check::Http(h) => h.poll_fd(),
@@ -159,8 +168,7 @@ impl Worker {
 
     /// Makes progress on a network check (or reads exec output); Some(verdict) when done.
     pub fn progress(&mut self) -> Option<Verdict> {
-        let r = self.running.as_mut()?;
-        match &mut r.check {
+        match self {
             Check::Exec { out, buf, .. } => {
                 if let Some(fd) = out {
                     let mut b = [0u8; 4096];
@@ -194,17 +202,12 @@ fn outcome(o: Outcome) -> Verdict {
     }
 }
 
-/// The workers a container instance gets.
-pub fn workers(c: &Container, started: Instant) -> Vec<Worker> {
-    let mut v = Vec::new();
-    for (kind, p) in
-        [(Kind::Startup, &c.startup_probe), (Kind::Liveness, &c.liveness_probe), (Kind::Readiness, &c.readiness_probe)]
-    {
-        if let Some(p) = p {
-            v.push(Worker::new(kind, p, started));
-        }
-    }
-    v
+/// A container's probes, startup first.
+pub fn probes_of(c: &Container) -> Vec<(Kind, Probe)> {
+    [(Kind::Startup, &c.startup_probe), (Kind::Liveness, &c.liveness_probe), (Kind::Readiness, &c.readiness_probe)]
+        .into_iter()
+        .filter_map(|(k, p)| p.as_ref().map(|p| (k, p.clone())))
+        .collect()
 }
 
 /// Resolves a probe port (a number or a named container port).

@@ -1,0 +1,716 @@
+//! The lifecycle rules, one test each, with a fake clock and a fake runtime that starts every
+//! container it is asked to (unless told otherwise). No root, no sleeping.
+
+use super::*;
+use crate::pod::probe::worker::Verdict;
+use crate::pod::status::{State, Terminated};
+use std::collections::BTreeSet;
+
+/// A pod under test: the machine, the clock, and every action it asked for.
+struct Pod {
+    m: Machine,
+    t0: Instant,
+    w0: SystemTime,
+    at: Duration,
+    log: Vec<Action>,
+    /// Containers whose next starts fail.
+    fail_start: BTreeSet<usize>,
+    /// Leave StartContainer unanswered (the test answers).
+    hold_starts: bool,
+    ids: u32,
+}
+
+fn pod(yaml: &str) -> Pod {
+    let mut p = crate::spec::pod::parse(yaml, "test.yaml").expect("test manifest");
+    p.metadata.uid = "uid".into();
+    let (t0, w0) = (Instant::now(), SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    let m = Machine::new(&p, BackoffConfig::default(), &|_| libc::SIGTERM, Now { mono: t0, wall: w0 });
+    Pod { m, t0, w0, at: Duration::ZERO, log: Vec::new(), fail_start: BTreeSet::new(), hold_starts: false, ids: 0 }
+}
+
+/// A pod from a spec body (the lines under `spec:`).
+fn spec(body: &str) -> Pod {
+    pod(&format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n{body}"))
+}
+
+const S: Duration = Duration::from_secs(1);
+
+impl Pod {
+    fn now(&self) -> Now {
+        Now { mono: self.t0 + self.at, wall: self.w0 + self.at }
+    }
+
+    /// Feeds an input and the fake runtime's answers; the actions, in order.
+    fn feed(&mut self, input: Input) -> Vec<Action> {
+        let mut queue = std::collections::VecDeque::from([input]);
+        let mut all = Vec::new();
+        while let Some(i) = queue.pop_front() {
+            let step = self.m.handle(i, self.now());
+            for a in step.actions {
+                match a {
+                    Action::StartContainer(c) if !self.hold_starts => {
+                        self.ids += 1;
+                        let container_id = format!("runp://{}", self.ids);
+                        queue.push_back(if self.fail_start.contains(&c) {
+                            Input::StartFailed { ctr: c, container_id, message: "no such file".into() }
+                        } else {
+                            Input::Started { ctr: c, container_id }
+                        });
+                    }
+                    Action::RecreateSandbox => queue.push_back(Input::SandboxReady),
+                    _ => {}
+                }
+                all.push(a);
+            }
+        }
+        self.log.extend(all.clone());
+        all
+    }
+
+    /// Moves the clock on by `d`, running every timer on the way at its time.
+    fn wait(&mut self, d: Duration) -> Vec<Action> {
+        let end = self.at + d;
+        let mut all = Vec::new();
+        while let Some(t) = self.m.next_deadline() {
+            let due = t.saturating_duration_since(self.t0);
+            if due > end {
+                break;
+            }
+            self.at = self.at.max(due);
+            all.extend(self.feed(Input::Tick));
+        }
+        self.at = end;
+        all
+    }
+
+    fn idx(&self, name: &str) -> usize {
+        self.m.ctrs.iter().position(|c| c.spec.name == name).expect("container name")
+    }
+
+    fn status(&self, name: &str) -> &crate::pod::status::ContainerStatus {
+        &self.m.ctrs[self.idx(name)].status
+    }
+
+    fn exit(&mut self, name: &str, code: i32) -> Vec<Action> {
+        let ctr = self.idx(name);
+        self.feed(Input::Exited { ctr, exit_code: code, oom_killed: false, message: String::new() })
+    }
+
+    fn display(&self) -> String {
+        status::display_status(
+            self.m.phase,
+            &self.m.reason,
+            &self.m.statuses(),
+            self.m.deleting(),
+            self.m.initialized(),
+        )
+    }
+
+    fn cond(&self, kind: &str) -> bool {
+        self.m.conds.get(kind).is_some_and(|c| c.status)
+    }
+}
+
+/// The containers (by name) a list of actions starts.
+fn starts(p: &Pod, actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StartContainer(i) => Some(p.m.ctrs[*i].spec.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The containers an expression's actions start (the expression borrows the pod mutably).
+macro_rules! started {
+    ($p:ident, $e:expr) => {{
+        let a = $e;
+        starts(&$p, &a)
+    }};
+}
+
+/// `Reason: message` of the events in a list of actions.
+fn events(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Record(n) => Some(format!("{}: {}", n.reason, n.message)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn signals(actions: &[Action]) -> Vec<(usize, i32)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Signal(i, s) => Some((*i, *s)),
+            Action::Kill(i) => Some((*i, libc::SIGKILL)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn waiting_reason(s: &crate::pod::status::ContainerStatus) -> &str {
+    match &s.state {
+        State::Waiting { reason, .. } => reason,
+        _ => "",
+    }
+}
+
+fn exit_code(s: &crate::pod::status::ContainerStatus) -> Option<i32> {
+    match &s.state {
+        State::Terminated(Terminated { exit_code, .. }) => Some(*exit_code),
+        _ => None,
+    }
+}
+
+const INIT2_APP2: &str = "  initContainers:
+  - {name: i1, image: busybox}
+  - {name: i2, image: busybox}
+  containers:
+  - {name: a, image: busybox}
+  - {name: b, image: busybox}
+";
+
+#[test]
+fn init_containers_run_one_at_a_time_then_the_apps_together() {
+    let mut p = spec(INIT2_APP2);
+    assert_eq!(p.m.phase, Phase::Pending);
+    assert_eq!(p.display(), "Init:0/2");
+    let a = p.feed(Input::SandboxReady);
+    assert_eq!(starts(&p, &a), ["i1"]);
+    assert_eq!(
+        events(&a),
+        [
+            "Pulled: Container image \"busybox\" already present on machine",
+            "Created: Created container: i1",
+            "Started: Started container i1"
+        ]
+    );
+    assert!(!p.cond("Initialized"));
+    let a = p.exit("i1", 0);
+    assert_eq!(starts(&p, &a), ["i2"]);
+    assert_eq!(p.display(), "Init:1/2");
+    let a = p.exit("i2", 0);
+    assert_eq!(starts(&p, &a), ["a", "b"]);
+    assert_eq!(p.m.phase, Phase::Running);
+    assert!(p.cond("Initialized") && p.cond("Ready") && p.cond("PodReadyToStartContainers"));
+    assert_eq!(p.display(), "Running");
+    assert!(p.status("i1").ready && !p.status("i1").started);
+}
+
+#[test]
+fn a_failed_init_container_fails_the_pod_under_never() {
+    let mut p = spec(&format!("  restartPolicy: Never\n{INIT2_APP2}"));
+    p.feed(Input::SandboxReady);
+    let a = p.exit("i1", 3);
+    assert!(starts(&p, &a).is_empty());
+    assert!(a.contains(&Action::StopSandbox));
+    assert!(p.m.finished);
+    assert_eq!(p.m.phase, Phase::Failed);
+    assert_eq!(p.display(), "Init:Error");
+    assert_eq!(waiting_reason(p.status("a")), "PodInitializing");
+}
+
+#[test]
+fn a_failed_init_container_restarts_with_back_off() {
+    let mut p = spec(&format!("  restartPolicy: OnFailure\n{INIT2_APP2}"));
+    p.feed(Input::SandboxReady);
+    assert_eq!(started!(p, p.exit("i1", 1)), ["i1"]); // the first restart is immediate
+    let a = p.exit("i1", 1);
+    assert!(starts(&p, &a).is_empty());
+    assert_eq!(events(&a), ["BackOff: Back-off restarting failed container i1 in pod p_default(uid)"]);
+    let st = p.status("i1");
+    assert_eq!(
+        st.state,
+        State::Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: "back-off 10s restarting failed container=i1 pod=p_default(uid)".into()
+        }
+    );
+    assert_eq!(st.last_state.as_ref().map(|t| t.exit_code), Some(1));
+    assert_eq!(st.restart_count, 1);
+    assert_eq!(p.display(), "Init:CrashLoopBackOff");
+    assert_eq!(p.m.phase, Phase::Pending);
+    assert!(started!(p, p.wait(9 * S)).is_empty());
+    assert_eq!(started!(p, p.wait(S)), ["i1"]);
+    assert_eq!(p.status("i1").restart_count, 2);
+}
+
+#[test]
+fn crash_loop_delays_double_up_to_five_minutes() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n");
+    p.feed(Input::SandboxReady);
+    let mut delays = Vec::new();
+    for _ in 0..8 {
+        let before = p.at;
+        p.exit("a", 1);
+        while {
+            let log = p.log.split_off(0);
+            starts(&p, &log).is_empty()
+        } {
+            p.wait(S);
+        }
+        delays.push((p.at - before).as_secs());
+    }
+    assert_eq!(delays, [0, 10, 20, 40, 80, 160, 300, 300]);
+    assert_eq!(p.status("a").restart_count, 8);
+}
+
+#[test]
+fn restart_policy_decides_what_an_exit_leads_to() {
+    for (policy, code, restarts, phase) in [
+        ("Always", 0, true, Phase::Running),
+        ("Always", 1, true, Phase::Running),
+        ("OnFailure", 0, false, Phase::Succeeded),
+        ("OnFailure", 2, true, Phase::Running),
+        ("Never", 0, false, Phase::Succeeded),
+        ("Never", 2, false, Phase::Failed),
+    ] {
+        let mut p = spec(&format!("  restartPolicy: {policy}\n  containers:\n  - {{name: a, image: busybox}}\n"));
+        p.feed(Input::SandboxReady);
+        let a = p.exit("a", code);
+        assert_eq!(!starts(&p, &a).is_empty(), restarts, "{policy} exit {code}");
+        assert_eq!(p.m.phase, phase, "{policy} exit {code}");
+        assert_eq!(p.m.finished, !restarts, "{policy} exit {code}");
+        if restarts {
+            assert_eq!(p.status("a").last_state.as_ref().map(|t| t.exit_code), Some(code));
+            assert_eq!(p.status("a").restart_count, 1);
+        } else {
+            assert_eq!(exit_code(p.status("a")), Some(code));
+            let reason = if code == 0 { "Completed" } else { "Error" };
+            assert_eq!(p.display(), reason);
+        }
+    }
+}
+
+#[test]
+fn post_start_holds_the_next_app_container_and_the_running_state() {
+    let mut p = spec(
+        "  containers:
+  - name: a
+    image: busybox
+    lifecycle: {postStart: {exec: {command: [true]}}}
+  - {name: b, image: busybox}
+",
+    );
+    let a = p.feed(Input::SandboxReady);
+    assert_eq!(starts(&p, &a), ["a"]);
+    assert!(a.contains(&Action::RunHook(0, HookKind::PostStart)));
+    assert_eq!(waiting_reason(p.status("a")), "ContainerCreating");
+    let a = p.feed(Input::HookDone { ctr: 0, result: Ok(()) });
+    assert_eq!(starts(&p, &a), ["b"]);
+    assert!(matches!(p.status("a").state, State::Running { .. }));
+    assert!(p.status("a").ready);
+}
+
+#[test]
+fn a_failed_post_start_kills_the_container() {
+    let mut p = spec(
+        "  terminationGracePeriodSeconds: 5
+  containers:
+  - name: a
+    image: busybox
+    lifecycle: {postStart: {httpGet: {port: 80}}}
+",
+    );
+    p.feed(Input::SandboxReady);
+    let a = p.feed(Input::HookDone { ctr: 0, result: Err("connection refused".into()) });
+    assert_eq!(events(&a), ["FailedPostStartHook: PostStartHook failed", "Killing: FailedPostStartHook"]);
+    assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
+    assert_eq!(signals(&p.wait(5 * S)), [(0, libc::SIGKILL)]);
+    let a = p.exit("a", 137);
+    assert_eq!(starts(&p, &a), ["a"]); // Always: restarted
+}
+
+#[test]
+fn termination_runs_pre_stop_then_the_stop_signal_then_sigkill() {
+    let mut p = spec(
+        "  terminationGracePeriodSeconds: 30
+  os: {name: linux}
+  containers:
+  - name: a
+    image: busybox
+    lifecycle: {preStop: {exec: {command: [sh, -c, sleep 5]}}, stopSignal: SIGUSR1}
+",
+    );
+    p.feed(Input::SandboxReady);
+    p.wait(3 * S);
+    let a = p.feed(Input::Stop { grace: None });
+    assert_eq!(events(&a), ["Killing: Stopping container a"]);
+    assert!(a.contains(&Action::RunHook(0, HookKind::PreStop)));
+    assert!(signals(&a).is_empty());
+    assert_eq!(p.display(), "Terminating");
+    assert!(p.m.deletion_timestamp.is_some());
+    p.wait(5 * S);
+    let a = p.feed(Input::HookDone { ctr: 0, result: Ok(()) });
+    assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
+    // SIGKILL when the grace ends: 30 s after the stop.
+    assert!(signals(&p.wait(24 * S)).is_empty());
+    assert_eq!(signals(&p.wait(S)), [(0, libc::SIGKILL)]);
+    let a = p.exit("a", 137);
+    assert!(a.contains(&Action::StopSandbox));
+    assert!(p.m.finished);
+    assert_eq!(p.m.phase, Phase::Failed);
+    assert!(starts(&p, &a).is_empty());
+}
+
+#[test]
+fn a_pre_stop_past_the_grace_gets_the_signal_then_sigkill_two_seconds_later() {
+    let mut p = spec(
+        "  containers:
+  - name: a
+    image: busybox
+    lifecycle: {preStop: {exec: {command: [sleep, '100']}}}
+",
+    );
+    p.feed(Input::SandboxReady);
+    p.feed(Input::Stop { grace: Some(4) });
+    assert!(signals(&p.wait(3 * S)).is_empty());
+    assert_eq!(signals(&p.wait(S)), [(0, libc::SIGTERM)]);
+    assert!(signals(&p.wait(S)).is_empty());
+    assert_eq!(signals(&p.wait(S)), [(0, libc::SIGKILL)]);
+}
+
+#[test]
+fn a_sleep_handler_is_a_timer() {
+    let mut p = spec(
+        "  containers:
+  - name: a
+    image: busybox
+    lifecycle: {preStop: {sleep: {seconds: 3}}}
+",
+    );
+    p.feed(Input::SandboxReady);
+    let a = p.feed(Input::Stop { grace: None });
+    assert!(!a.iter().any(|x| matches!(x, Action::RunHook(..))));
+    assert!(signals(&p.wait(2 * S)).is_empty());
+    assert_eq!(signals(&p.wait(S)), [(0, libc::SIGTERM)]);
+}
+
+#[test]
+fn force_stop_still_gives_one_second_plus_two() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n");
+    p.feed(Input::SandboxReady);
+    let a = p.feed(Input::Stop { grace: Some(0) });
+    assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
+    assert!(signals(&p.wait(S)).is_empty());
+    assert_eq!(signals(&p.wait(S)), [(0, libc::SIGKILL)]);
+}
+
+const SIDECARS: &str = "  initContainers:
+  - {name: s1, image: busybox, restartPolicy: Always}
+  - {name: s2, image: busybox, restartPolicy: Always}
+  containers:
+  - {name: a, image: busybox}
+";
+
+#[test]
+fn sidecars_start_in_order_before_the_apps_and_stop_after_them_in_reverse() {
+    let mut p = spec(SIDECARS);
+    let a = p.feed(Input::SandboxReady);
+    assert_eq!(starts(&p, &a), ["s1", "s2", "a"]);
+    assert_eq!(p.m.phase, Phase::Running);
+    let a = p.feed(Input::Stop { grace: None });
+    assert_eq!(
+        events(&a),
+        ["Killing: Stopping container s1", "Killing: Stopping container s2", "Killing: Stopping container a"]
+    );
+    assert_eq!(signals(&a), [(2, libc::SIGTERM)]);
+    assert_eq!(signals(&p.exit("a", 0)), [(1, libc::SIGTERM)]);
+    assert_eq!(signals(&p.exit("s2", 0)), [(0, libc::SIGTERM)]);
+    assert!(!p.m.finished);
+    p.exit("s1", 0);
+    assert!(p.m.finished);
+}
+
+#[test]
+fn a_pod_completes_when_its_apps_are_done_and_its_sidecars_are_stopped() {
+    let mut p = spec(&format!("  restartPolicy: Never\n{SIDECARS}"));
+    p.feed(Input::SandboxReady);
+    let a = p.exit("a", 0);
+    assert_eq!(signals(&a), [(1, libc::SIGTERM)]);
+    assert!(p.m.deletion_timestamp.is_none());
+    p.exit("s2", 143);
+    p.exit("s1", 143);
+    assert!(p.m.finished);
+    assert_eq!(p.m.phase, Phase::Succeeded);
+    assert_eq!(p.display(), "Completed");
+}
+
+#[test]
+fn a_sidecar_restarts_even_under_never() {
+    let mut p = spec(&format!("  restartPolicy: Never\n{SIDECARS}"));
+    p.feed(Input::SandboxReady);
+    assert_eq!(started!(p, p.exit("s1", 1)), ["s1"]);
+}
+
+const LIVENESS: &str = "  containers:
+  - name: a
+    image: busybox
+    livenessProbe:
+      exec: {command: [check]}
+      periodSeconds: 10
+      failureThreshold: 3
+      terminationGracePeriodSeconds: 7
+";
+
+fn probe_starts(actions: &[Action]) -> Vec<(usize, usize)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StartProbe { ctr, probe, .. } => Some((*ctr, *probe)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn liveness_failures_stop_the_container_with_the_probe_grace() {
+    let mut p = spec(LIVENESS);
+    p.feed(Input::SandboxReady);
+    // The first check right away, then one per period.
+    let mut last = Vec::new();
+    for n in 0..3 {
+        let a = p.wait(if n == 0 { Duration::ZERO } else { 10 * S });
+        assert_eq!(probe_starts(&a), [(0, 0)]);
+        last = p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Failure("exit 1".into()) });
+    }
+    assert_eq!(
+        events(&last),
+        ["Unhealthy: Liveness probe failed: exit 1", "Killing: Container a failed liveness probe, will be restarted"]
+    );
+    assert_eq!(signals(&last), [(0, libc::SIGTERM)]);
+    // The probe's grace (7 s), not the pod's (30 s); no more checks meanwhile.
+    let a = p.wait(7 * S);
+    assert_eq!(signals(&a), [(0, libc::SIGKILL)]);
+    assert!(probe_starts(&a).is_empty());
+    assert_eq!(started!(p, p.exit("a", 137)), ["a"]);
+}
+
+#[test]
+fn a_startup_probe_gates_liveness_and_readiness_and_started() {
+    let mut p = spec(
+        "  containers:
+  - name: a
+    image: busybox
+    startupProbe: {tcpSocket: {port: 80}, periodSeconds: 1, failureThreshold: 30}
+    livenessProbe: {tcpSocket: {port: 80}, periodSeconds: 1}
+    readinessProbe: {tcpSocket: {port: 80}, periodSeconds: 1}
+",
+    );
+    p.feed(Input::SandboxReady);
+    let a = p.wait(Duration::ZERO);
+    assert_eq!(probe_starts(&a), [(0, 0)]); // only startup
+    assert!(!p.status("a").started && !p.status("a").ready);
+    p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Failure("refused".into()) });
+    let a = p.wait(S);
+    assert_eq!(probe_starts(&a), [(0, 0)]);
+    let step = p.m.handle(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Success }, p.now());
+    assert!(step.changed);
+    assert!(p.status("a").started && !p.status("a").ready);
+    let a = p.wait(S);
+    assert_eq!(probe_starts(&a), [(0, 1), (0, 2)]); // startup is done for this instance
+    p.feed(Input::ProbeDone { ctr: 0, probe: 2, verdict: Verdict::Success });
+    assert!(p.status("a").ready && p.cond("Ready"));
+}
+
+#[test]
+fn readiness_drives_ready_and_never_restarts() {
+    let mut p = spec(
+        "  containers:
+  - name: a
+    image: busybox
+    readinessProbe: {httpGet: {port: 80}, periodSeconds: 5, failureThreshold: 1}
+",
+    );
+    p.feed(Input::SandboxReady);
+    p.wait(Duration::ZERO);
+    assert!(!p.cond("Ready"));
+    assert_eq!(p.m.conds.get("Ready").map(|c| c.message.as_str()), Some("containers with unready status: [a]"));
+    p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Success });
+    assert!(p.cond("Ready") && p.cond("ContainersReady"));
+    p.wait(5 * S);
+    let a = p.feed(Input::ProbeDone {
+        ctr: 0,
+        probe: 0,
+        verdict: Verdict::Failure("HTTP probe failed with statuscode: 503".into()),
+    });
+    assert!(!p.cond("Ready"));
+    assert!(signals(&a).is_empty());
+    assert_eq!(p.m.phase, Phase::Running);
+}
+
+#[test]
+fn a_probe_check_past_its_timeout_is_asked_to_stop_and_errors_count_as_nothing() {
+    let mut p = spec(
+        "  containers:
+  - name: a
+    image: busybox
+    livenessProbe: {exec: {command: [check]}, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 1}
+",
+    );
+    p.feed(Input::SandboxReady);
+    p.wait(Duration::ZERO);
+    let a = p.wait(3 * S);
+    assert_eq!(a, [Action::ProbeTimedOut { ctr: 0, probe: 0 }]);
+    let a = p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Error("exec: no such file".into()) });
+    assert_eq!(events(&a), ["Unhealthy: Liveness probe errored: exec: no such file"]);
+    assert!(signals(&a).is_empty());
+    p.wait(7 * S);
+    let a = p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Failure("command timed out".into()) });
+    assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
+}
+
+#[test]
+fn probe_ticks_and_unchanged_results_do_not_touch_the_status() {
+    let mut p = spec(LIVENESS);
+    p.feed(Input::SandboxReady);
+    let step = p.m.handle(Input::Tick, p.now());
+    assert_eq!(step.actions.len(), 1);
+    assert!(!step.changed);
+    let step = p.m.handle(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Success }, p.now());
+    assert!(!step.changed);
+}
+
+#[test]
+fn active_deadline_fails_the_pod() {
+    let mut p = spec("  activeDeadlineSeconds: 5\n  containers:\n  - {name: a, image: busybox}\n");
+    p.feed(Input::SandboxReady);
+    assert!(p.wait(4 * S).is_empty());
+    let a = p.wait(S);
+    assert_eq!(
+        events(&a),
+        [
+            "DeadlineExceeded: Pod was active on the node longer than the specified deadline",
+            "Killing: Stopping container a"
+        ]
+    );
+    assert_eq!(p.m.phase, Phase::Failed);
+    assert_eq!(p.m.reason, "DeadlineExceeded");
+    assert_eq!(p.display(), "DeadlineExceeded");
+    p.exit("a", 143);
+    assert!(p.m.finished);
+    assert_eq!(p.m.phase, Phase::Failed);
+}
+
+#[test]
+fn a_dead_sandbox_is_recreated_and_everything_runs_again_from_the_first_init_container() {
+    let mut p = spec(&format!("  restartPolicy: OnFailure\n{INIT2_APP2}"));
+    p.feed(Input::SandboxReady);
+    p.exit("i1", 0);
+    p.exit("i2", 0);
+    p.exit("b", 0); // done for good under OnFailure
+    let a = p.feed(Input::SandboxDied);
+    assert_eq!(events(&a), ["SandboxChanged: Pod sandbox changed, it will be killed and re-created."]);
+    assert_eq!(signals(&a), [(2, libc::SIGKILL)]);
+    assert!(!p.cond("PodReadyToStartContainers"));
+    let a = p.exit("a", 137);
+    assert!(a.contains(&Action::RecreateSandbox));
+    assert_eq!(starts(&p, &a), ["i1"]);
+    assert_eq!(p.status("i2").last_state.as_ref().map(|t| t.exit_code), Some(0));
+    assert_eq!(waiting_reason(p.status("i2")), "PodInitializing");
+    p.exit("i1", 0);
+    assert_eq!(started!(p, p.exit("i2", 0)), ["a"]); // b finished for good
+}
+
+#[test]
+fn a_dead_sandbox_under_never_ends_the_pod() {
+    let mut p = spec("  restartPolicy: Never\n  containers:\n  - {name: a, image: busybox}\n");
+    p.feed(Input::SandboxReady);
+    let a = p.feed(Input::SandboxDied);
+    assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
+    let a = p.exit("a", 137);
+    assert!(!a.contains(&Action::StopSandbox) && !a.contains(&Action::RecreateSandbox));
+    assert!(p.m.finished);
+    assert_eq!(p.m.phase, Phase::Failed);
+}
+
+#[test]
+fn a_failed_start_is_a_start_error_that_backs_off() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n");
+    p.fail_start.insert(0);
+    let a = p.feed(Input::SandboxReady);
+    // Fails, restarts at once, fails again: back-off.
+    assert_eq!(starts(&p, &a), ["a", "a"]);
+    assert_eq!(events(&a)[0], "Failed: Error: no such file");
+    let st = p.status("a");
+    assert_eq!(waiting_reason(st), "CrashLoopBackOff");
+    let last = st.last_state.clone().expect("last state");
+    assert_eq!((last.exit_code, last.reason.as_str(), last.message.as_str()), (128, "StartError", "no such file"));
+    assert_eq!(last.container_id, "runp://2");
+    p.fail_start.clear();
+    assert_eq!(started!(p, p.wait(10 * S)), ["a"]);
+    assert!(matches!(p.status("a").state, State::Running { .. }));
+}
+
+#[test]
+fn a_sandbox_that_cannot_be_made_fails_the_pod() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n");
+    let a = p.feed(Input::SandboxFailed("image \"busybox\" not found".into()));
+    assert_eq!(events(&a), ["FailedCreatePodSandBox: Failed to create pod sandbox: image \"busybox\" not found"]);
+    assert!(p.m.finished);
+    assert_eq!(p.m.phase, Phase::Failed);
+    assert!(a.iter().all(|x| matches!(x, Action::Record(_))));
+}
+
+#[test]
+fn a_stop_while_a_container_starts_stops_it_once_it_runs() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n");
+    p.hold_starts = true;
+    assert_eq!(p.feed(Input::SandboxReady), [Action::StartContainer(0)]);
+    let a = p.feed(Input::Stop { grace: None });
+    assert!(signals(&a).is_empty());
+    assert!(!p.m.finished);
+    let a = p.feed(Input::Started { ctr: 0, container_id: "runp://x".into() });
+    assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
+    p.exit("a", 143);
+    assert!(p.m.finished);
+}
+
+#[test]
+fn answers_for_something_gone_are_ignored() {
+    let mut p = spec(LIVENESS);
+    p.feed(Input::SandboxReady);
+    p.wait(Duration::from_millis(1));
+    p.exit("a", 1); // restarted at once: a new instance, no check in flight
+    let a = p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Failure("old".into()) });
+    assert!(a.is_empty());
+    assert!(p.feed(Input::HookDone { ctr: 0, result: Err("old".into()) }).is_empty());
+    assert!(p.feed(Input::Started { ctr: 0, container_id: "x".into() }).is_empty());
+    assert!(p.feed(Input::ProbeDone { ctr: 9, probe: 0, verdict: Verdict::Success }).is_empty());
+    assert!(p.feed(Input::Exited { ctr: 9, exit_code: 0, oom_killed: false, message: String::new() }).is_empty());
+}
+
+#[test]
+fn huge_durations_do_not_overflow() {
+    let mut p = spec(&format!(
+        "  terminationGracePeriodSeconds: {m}\n  activeDeadlineSeconds: {d}\n  containers:\n  - name: a\n    image: busybox\n    lifecycle: {{preStop: {{sleep: {{seconds: {m}}}}}}}\n",
+        m = i64::MAX,
+        d = i32::MAX
+    ));
+    p.feed(Input::SandboxReady);
+    p.feed(Input::Stop { grace: None });
+    p.wait(Duration::from_secs(3600));
+    assert!(!p.m.finished);
+    let mut q = spec("  containers:\n  - {name: a, image: busybox}\n");
+    q.feed(Input::SandboxReady);
+    q.feed(Input::Stop { grace: Some(i64::MAX) });
+    assert!(q.m.next_deadline().is_some_and(|t| t > q.t0));
+}
+
+#[test]
+fn oom_killed_and_termination_messages_reach_the_status() {
+    let mut p = spec("  restartPolicy: Never\n  containers:\n  - {name: a, image: busybox}\n");
+    p.feed(Input::SandboxReady);
+    p.wait(2 * S);
+    p.feed(Input::Exited { ctr: 0, exit_code: 137, oom_killed: true, message: "out of memory".into() });
+    let State::Terminated(t) = &p.status("a").state else { panic!("not terminated") };
+    assert_eq!((t.reason.as_str(), t.message.as_str(), t.exit_code), ("OOMKilled", "out of memory", 137));
+    assert_eq!(t.container_id, "runp://1");
+    assert_eq!(t.started_at, "2027-01-15T08:00:00Z");
+    assert_eq!(t.finished_at, "2027-01-15T08:00:02Z");
+    assert_eq!(p.display(), "OOMKilled");
+}
