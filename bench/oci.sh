@@ -22,7 +22,7 @@
 # * mount ns: there an empty file is bind-mounted over
 #   /sys/fs/cgroup/unified/cgroup.controllers, because crun 1.8 refuses a hybrid
 #   cgroup host whose cgroup2 mount lists any controller (see
-#   shared/spec/oci-cli.md §5).  Every runtime gets the same view, so the
+#   docs/oci-cli.md#comparing-with-runc-and-crun).  Every runtime gets the same view, so the
 #   comparison stays fair, and the host's mount table is never touched
 #   (checked at the end).
 # * pid ns: `create` leaves the container init orphaned; on this host PID 1 does

@@ -27,7 +27,7 @@
 # Isolation (the host is left as it was; checked at the end):
 # * a private mount + pid namespace (as bench/oci.sh; the pid namespace reaps the detached
 #   supervisors and conmons, and nothing outlives it);
-# * there, the hybrid-cgroup workaround crun needs (shared/spec/oci-cli.md §5);
+# * there, the hybrid-cgroup workaround crun needs (docs/oci-cli.md#comparing-with-runc-and-crun);
 # * podman gets a private containers.conf (CONTAINERS_CONF), --root/--runroot/--tmpdir in the
 #   temp dir, --storage-driver vfs, and, because it writes outside those anyway
 #   (/dev/shm/libpod_lock, /run/crun, /var/lib/containers/cache, /var/tmp, /etc/cni/net.d),

@@ -1,5 +1,5 @@
 //! Bad input gets one clear line naming the file and field and a non-zero exit, and leaves
-//! nothing behind: no process, mount, cgroup or state directory (issue item 7, S-56, S-57).
+//! nothing behind: no process, mount, cgroup or state directory (issue item 7; docs/security.md#input-validation).
 
 mod common;
 use common::*;

@@ -245,7 +245,7 @@ fn absolute_and_relative_cgroups_paths() {
     }
 }
 
-/// S-58: a cgroupsPath that climbs out of its hierarchy is refused before anything is made.
+/// A cgroupsPath that climbs out of its hierarchy is refused before anything is made.
 #[test]
 fn cgroups_path_with_dot_dot_is_rejected() {
     if !is_root() || !is_v1() {
@@ -282,7 +282,7 @@ impl Drop for Proc {
     }
 }
 
-/// S-59: an existing cgroup that holds a process is refused, and left exactly as it was.
+/// An existing cgroup that holds a process is refused, and left exactly as it was.
 #[test]
 fn existing_non_empty_cgroup_is_refused() {
     if !is_root() || !is_v1() {

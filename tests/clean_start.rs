@@ -1,5 +1,6 @@
 //! The container process starts clean: no signal dispositions or mask, no fds, no session and
-//! no dumpable window inherited from runp or its caller (security.md 1.1, 1.7, 2.9).
+//! no dumpable window inherited from runp or its caller
+//! (docs/security.md#what-a-container-process-inherits, docs/security.md#the-runtime-binary).
 
 mod common;
 use common::*;
@@ -98,7 +99,7 @@ fn canaries(env: &Env) -> (String, String) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// S-40: signals
+// signals
 // ---------------------------------------------------------------------------------------------
 
 /// runp started with SIGPIPE and SIGHUP ignored and SIGTERM/SIGUSR1 blocked.
@@ -413,7 +414,7 @@ fn init_is_not_dumpable_until_exec() {
     assert_no_trace(&env, &id);
 }
 
-/// CVE-2019-5736 as security.md 1.1 describes it, against a COPY of runp (a successful attack
+/// CVE-2019-5736 (docs/security.md#the-runtime-binary), against a COPY of runp (a successful attack
 /// must not break the binary other tests use). A container process keeps opening the exe of
 /// every process it can see and, once it gets a runp binary, tries to write it after it exits.
 /// runp is then made to execute a `#!/proc/self/exe` script inside the container through
@@ -539,7 +540,7 @@ echo attacker-done
 }
 
 // ---------------------------------------------------------------------------------------------
-// S-38: setsid
+// setsid
 // ---------------------------------------------------------------------------------------------
 
 /// Fields after the comm of /proc/<pid>/stat (index 0 = state, 3 = session, 4 = tty_nr).
@@ -585,7 +586,7 @@ fn container_has_its_own_session_and_no_controlling_tty() {
     let init = stat_fields(lines.next().expect("init stat"));
     assert_eq!(init[3], "1", "the init (PID 1) leads its own session: {out}");
     assert_eq!(cat[3], "1", "its children stay in that session: {out}");
-    assert_eq!(init[4], "0", "no controlling terminal inside (S-38): {out}");
+    assert_eq!(init[4], "0", "no controlling terminal inside: {out}");
     assert_no_trace(&env, &id);
 
     // From the host: session id = the init's host pid, not ours, and no controlling tty.

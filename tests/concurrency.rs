@@ -1,5 +1,5 @@
-//! Many runp processes at once on one --root (issue item 8, R-02, R-03): parallel lifecycles,
-//! racing creates of one id, and readers racing a delete.
+//! Many runp processes at once on one --root (issue item 8): parallel lifecycles, racing
+//! creates of one id, and readers racing a delete (docs/oci-cli.md#create, docs/oci-cli.md#list).
 
 mod common;
 use common::*;
@@ -143,7 +143,7 @@ fn parallel_runs_racing_the_default_cgroup_parent_prune() {
     assert!(left.is_empty(), "{left:?}");
 }
 
-/// of 20 racing creates of one id exactly one wins; the losers leave nothing of their own
+/// Of 20 racing creates of one id exactly one wins; the losers leave nothing of their own
 /// and take nothing of the winner's.
 #[test]
 fn racing_creates_of_one_id_have_one_winner() {
@@ -199,7 +199,7 @@ fn racing_creates_of_one_id_have_one_winner() {
     assert_no_trace(&env, &id);
 }
 
-/// state, list and `kill 0` racing one `delete --force`: no panics, list never fails,
+/// State, list and `kill 0` racing one `delete --force`: no panics, list never fails,
 /// the delete wins and everything is gone afterwards.
 #[test]
 fn readers_racing_a_delete() {

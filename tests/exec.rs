@@ -1,7 +1,7 @@
 //! `runp exec`: exit status and stdio pass through; --env/--cwd/--user/--additional-gids;
 //! --process FILE; -d --pid-file; the exec'd process shares the init's namespaces, cgroup and
-//! security settings (S-49); runtime errors exit 255; user names are resolved inside the
-//! container only (S-36); `-u 1` is uid 1 gid 0 (S-37).
+//! security settings; runtime errors exit 255; user names are resolved inside the container
+//! only; `-u 1` is uid 1 gid 0 (docs/oci-cli.md#exec).
 
 mod common;
 use common::*;
@@ -161,7 +161,7 @@ fn user_and_additional_gids() {
     // A name from the container's /etc/passwd (user = 1000:1000 in the busybox rootfs).
     assert_eq!(ids(&["-u", "user"]).lines().next(), Some("1000 1000"));
     assert_eq!(ids(&["-u", "user:tty"]).lines().next(), Some("1000 5"));
-    // S-37 end to end: a bare uid gets gid 0.
+    // A bare uid gets gid 0, as with runc.
     assert_eq!(ids(&["-u", "1"]).lines().next(), Some("1 0"));
     assert_eq!(ids(&["-u", "1:2"]).lines().next(), Some("1 2"));
     // Supplementary groups are exactly the ones asked for.
@@ -291,7 +291,7 @@ fn exec_of_a_missing_binary_fails_with_255_and_leaves_nothing() {
     assert_eq!(env.status(&c.id), "running");
 }
 
-/// S-49: an exec'd process has the init's capabilities, no_new_privs, seccomp filter, user and
+/// An exec'd process has the init's capabilities, no_new_privs, seccomp filter, user and
 /// cgroup.
 #[test]
 fn exec_has_the_same_security_settings_as_init() {
@@ -334,7 +334,7 @@ fn exec_has_the_same_security_settings_as_init() {
     assert_eq!(status_lines(&st, &keys), init_lines);
 }
 
-/// S-36: user names are looked up in the container's own files. An /etc/passwd that is an
+/// User names are looked up in the container's own files. An /etc/passwd that is an
 /// absolute symlink to a host file must not be followed on the host.
 #[test]
 fn exec_user_names_never_come_from_host_files() {

@@ -1,6 +1,6 @@
-//! OCI hooks (oci-cli.md §2): each kind runs at its moment with the state JSON on stdin, its
+//! OCI hooks (docs/oci-cli.md#hooks): each kind runs at its moment with the state JSON on stdin, its
 //! `env` as its whole environment, the bundle as cwd, and its args (argv[0] included); a
-//! failing poststop only warns; a timeout kills the hook's process group.
+//! failing poststop only warns; a timeout kills the hook's process group.
 
 mod common;
 use common::*;
@@ -298,7 +298,7 @@ fn a_failing_poststart_fails_start_and_stops_the_container() {
     assert!(processes_with(&id).is_empty());
 }
 
-/// at the timeout the hook's whole process group is killed, not only the hook.
+/// At the timeout the hook's whole process group is killed, not only the hook.
 #[test]
 fn a_hook_timeout_kills_the_hooks_process_group() {
     if !is_root() {

@@ -492,7 +492,7 @@ fn proc_sysfs_devpts_mqueue_and_readonly_cgroup_mounts() {
     assert_eq!(m["/dev/pts"].1, "devpts");
     assert_eq!(m["/dev/mqueue"].1, "mqueue");
     assert_eq!(m["/dev/shm"].1, "tmpfs");
-    // S-32: every cgroup mount is read-only, and the hierarchies are there.
+    // Every cgroup mount is read-only, and the hierarchies are there.
     let cg: Vec<_> = m.iter().filter(|(k, _)| k.starts_with("/sys/fs/cgroup")).collect();
     assert!(cg.len() >= 3, "{cg:?}");
     for (k, (opts, _)) in &cg {
@@ -524,7 +524,7 @@ fn proc_sysfs_devpts_mqueue_and_readonly_cgroup_mounts() {
     assert_host_mounts_clean(&env);
 }
 
-/// S-34: with `rslave` a host mount made under a bound directory after create shows up in the
+/// With `rslave` a host mount made under a bound directory after create shows up in the
 /// container; with `rprivate` it does not; a mount made in the container never reaches the host.
 #[test]
 fn mount_propagation_between_host_and_container() {
@@ -622,7 +622,7 @@ fn rootfs_propagation_shared_and_unbindable() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// symlinks in the rootfs (security.md 1.4-1.6, 1.13)
+// symlinks in the rootfs (docs/security.md#filesystem)
 
 fn replace_with_symlink(rootfs: &Path, name: &str, target: &str) {
     let p = rootfs.join(name);
@@ -914,7 +914,7 @@ fn linux_devices_adds_nodes_with_mode_and_owner() {
     assert_no_trace(&env, &id);
 }
 
-/// S-29: CAP_MKNOD may make any node, but the device cgroup denies opening undeclared ones.
+/// CAP_MKNOD may make any node, but the device cgroup denies opening undeclared ones.
 #[test]
 fn device_cgroup_denies_undeclared_devices() {
     if !is_root() {
@@ -954,7 +954,7 @@ fn device_cgroup_denies_undeclared_devices() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// R-28 style: repeated create/delete leaves the host's mounts alone
+// repeated create/delete leaves the host's mounts alone
 
 #[test]
 fn create_delete_cycles_leave_host_mountinfo_unchanged() {

@@ -1,5 +1,5 @@
 //! `runp pod`: phases and conditions, init containers, postStart, logs, exec, the pause
-//! sandbox and its namespaces, termination messages and volumes (pod-lifecycle.md §12).
+//! sandbox and its namespaces, termination messages and volumes (docs/pod-lifecycle.md).
 
 mod common;
 #[path = "common/pod.rs"]
@@ -14,7 +14,7 @@ fn is_lower_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// L-01, L-22: a running pod's status, and its `pod list` row.
+/// A running pod's status, and its `pod list` row.
 #[test]
 fn running_pod_reports_kubelet_status() {
     let Some(pe) = PodEnv::new() else { return };
@@ -54,7 +54,7 @@ fn running_pod_reports_kubelet_status() {
     assert!(d.contains(&format!("Name:         {name}")) && d.contains("Started"), "{d}");
     let y = pe.ok(&["pod", "status", &name, "-o", "yaml"]);
     assert!(y.contains("phase: Running"), "{y}");
-    // L-14: lastTransitionTime moves only when a condition flips
+    // lastTransitionTime moves only when a condition flips
     let since = cond(&st, "Ready")["lastTransitionTime"].clone();
     std::thread::sleep(Duration::from_millis(1100));
     pe.exec_ok(&name, "app", &["sh", "-c", "echo some output"]);
@@ -62,7 +62,7 @@ fn running_pod_reports_kubelet_status() {
     pe.check_clean();
 }
 
-/// L-03, L-04, L-05, L-07, L-13: phases for Never / OnFailure / Always by exit code.
+/// Phases for Never / OnFailure / Always by exit code.
 #[test]
 fn phase_follows_restart_policy_and_exit_code() {
     let Some(pe) = PodEnv::new() else { return };
@@ -77,22 +77,22 @@ fn phase_follows_restart_policy_and_exit_code() {
     let onfail0 = mk("OnFailure", "exit 0");
     let always0 = mk("Always", "exit 0");
 
-    // L-03
+    // Never, exit 0: Succeeded, Completed; Ready and ContainersReady False with PodCompleted
     let st = pe.wait_phase(&never0, "Succeeded", secs(10));
     let t = &ctr(&st, "c")["state"]["terminated"];
     assert_eq!((t["exitCode"].as_i64(), t["reason"].as_str()), (Some(0), Some("Completed")), "{t:#}");
     assert_eq!(cond(&st, "Ready")["status"], "False");
     assert_eq!(cond(&st, "Ready")["reason"], "PodCompleted");
     assert_eq!(cond(&st, "ContainersReady")["reason"], "PodCompleted");
-    // L-04
+    // Never, exit 3: Failed, Error; ContainersReady reason PodFailed
     let st = pe.wait_phase(&never3, "Failed", secs(10));
     let t = &ctr(&st, "c")["state"]["terminated"];
     assert_eq!((t["exitCode"].as_i64(), t["reason"].as_str()), (Some(3), Some("Error")), "{t:#}");
     assert_eq!(cond(&st, "ContainersReady")["reason"], "PodFailed");
-    // L-05
+    // OnFailure, exit 0: Succeeded, never restarted
     let st = pe.wait_phase(&onfail0, "Succeeded", secs(10));
     assert_eq!(ctr(&st, "c")["restartCount"], 0);
-    // L-07: restarted, CrashLoopBackOff, never Succeeded
+    // Restarted, CrashLoopBackOff, never Succeeded
     let seen = RefCell::new(Vec::<String>::new());
     let crash = RefCell::new(false);
     pe.wait_until(
@@ -110,7 +110,7 @@ fn phase_follows_restart_policy_and_exit_code() {
     assert!(seen.iter().all(|p| p == "Running" || p == "Pending"), "Always pod phases: {seen:?}");
     assert!(seen.iter().any(|p| p == "Running"));
 
-    // L-13: terminal phases are sticky and nothing is restarted
+    // Terminal phases are sticky and nothing is restarted
     std::thread::sleep(Duration::from_millis(600));
     for (n, p) in [(&never0, "Succeeded"), (&never3, "Failed"), (&onfail0, "Succeeded")] {
         let st = pe.status(n);
@@ -123,7 +123,7 @@ fn phase_follows_restart_policy_and_exit_code() {
     pe.check_clean();
 }
 
-/// L-08, L-09, L-10: phases of two-container pods while one container still runs.
+/// Phases of two-container pods while one container still runs.
 #[test]
 fn two_container_phases() {
     let Some(pe) = PodEnv::new() else { return };
@@ -171,7 +171,7 @@ fn two_container_phases() {
     pe.check_clean();
 }
 
-/// L-29: containerStatuses sorted by name, initContainerStatuses in spec order.
+/// containerStatuses sorted by name, initContainerStatuses in spec order.
 #[test]
 fn status_lists_are_ordered() {
     let Some(pe) = PodEnv::new() else { return };
@@ -196,7 +196,7 @@ fn status_lists_are_ordered() {
     pe.check_clean();
 }
 
-/// L-30, L-36, L-22: init containers one at a time, then the app; what status and
+/// Init containers one at a time, then the app; what status and
 /// `pod list` show meanwhile.
 #[test]
 fn init_containers_run_in_order() {
@@ -250,7 +250,7 @@ fn init_containers_run_in_order() {
     let t = |c: &Value, k: &str| epoch(c["state"]["terminated"][k].as_str().unwrap_or_else(|| panic!("{k}: {c:#}")));
     assert!(t(i2, "startedAt") >= t(i1, "finishedAt"), "{st:#}");
     assert!(epoch(app["state"]["running"]["startedAt"].as_str().unwrap()) >= t(i2, "finishedAt"), "{st:#}");
-    // L-36
+    // A completed init container: ready, not started, Completed
     for c in [i1, i2] {
         assert_eq!(c["ready"], true, "{c:#}");
         assert_eq!(c["started"], false, "{c:#}");
@@ -260,7 +260,7 @@ fn init_containers_run_in_order() {
     pe.check_clean();
 }
 
-/// L-31: under Never a failed init container fails the pod; the app is never created.
+/// Under Never a failed init container fails the pod; the app is never created.
 #[test]
 fn failed_init_under_never_fails_the_pod() {
     let Some(pe) = PodEnv::new() else { return };
@@ -288,7 +288,7 @@ fn failed_init_under_never_fails_the_pod() {
     pe.check_clean();
 }
 
-/// L-32, L-33: only the failed init container is retried, with back-off; the one that
+/// Only the failed init container is retried, with back-off; the one that
 /// succeeded never runs again.
 #[test]
 fn failed_init_is_retried_alone() {
@@ -342,7 +342,7 @@ fn failed_init_is_retried_alone() {
     pe.check_clean();
 }
 
-/// L-45, L-47: a container's postStart (sleep or exec) delays the next container; the
+/// A container's postStart (sleep or exec) delays the next container; the
 /// container is not Running during its hook.
 #[test]
 fn post_start_blocks_the_next_container() {
@@ -378,7 +378,7 @@ fn post_start_blocks_the_next_container() {
             created = Some(Instant::now());
         }
         if c0.get("containerID").is_some() && state_of(c0) != "running" && running.is_none() {
-            // L-47: waiting during the hook, and the next container not created yet
+            // Waiting during the hook, and the next container not created yet
             assert_eq!(state_of(c0), "waiting", "{c0:#}");
             assert!(ctr(&st, "c1").get("containerID").is_none(), "c1 created during c0's postStart: {st:#}");
         }
@@ -402,7 +402,7 @@ fn post_start_blocks_the_next_container() {
     pe.check_clean();
 }
 
-/// L-48: a failing postStart: events, the kill path runs preStop, the container restarts.
+/// A failing postStart: events, the kill path runs preStop, the container restarts.
 #[test]
 fn failing_post_start_kills_and_restarts() {
     let Some(pe) = PodEnv::new() else { return };
@@ -449,7 +449,7 @@ fn failing_post_start_kills_and_restarts() {
     pe.check_clean();
 }
 
-/// L-49: the same under Never: no restart, the pod fails.
+/// The same under Never: no restart, the pod fails.
 #[test]
 fn failing_post_start_under_never_fails_the_pod() {
     let Some(pe) = PodEnv::new() else { return };
@@ -477,7 +477,7 @@ fn failing_post_start_under_never_fails_the_pod() {
     pe.check_clean();
 }
 
-/// L-50: an httpGet postStart to a server in another container of the pod succeeds whatever
+/// An httpGet postStart to a server in another container of the pod succeeds whatever
 /// the HTTP status; a tcpSocket postStart succeeds when something listens (runp's choice).
 #[test]
 fn http_and_tcp_hooks_reach_the_pod() {
@@ -518,7 +518,7 @@ fn http_and_tcp_hooks_reach_the_pod() {
     pe.check_clean();
 }
 
-/// L-51: hooks to a port nobody listens on fail (httpGet and tcpSocket).
+/// Hooks to a port nobody listens on fail (httpGet and tcpSocket).
 #[test]
 fn hooks_to_a_closed_port_fail() {
     let Some(pe) = PodEnv::new() else { return };
@@ -828,8 +828,9 @@ fn pid1_line(ps: &str) -> String {
     ps.lines().find(|l| l.split_whitespace().next() == Some("1")).unwrap_or("").to_string()
 }
 
-/// L-93 and runp's PID choice: one network, IPC and UTS namespace per pod; c1 reaches c2 on
-/// 127.0.0.1; pause is PID 1 by default, the entrypoint with shareProcessNamespace: false.
+/// One network, IPC and UTS namespace per pod; c1 reaches c2 on 127.0.0.1; pause is PID 1 by
+/// default (runp's choice, docs/pod-lifecycle.md#pid-namespace), the entrypoint with
+/// shareProcessNamespace: false.
 #[test]
 fn pod_namespaces() {
     let Some(pe) = PodEnv::new() else { return };
@@ -882,7 +883,7 @@ fn pod_namespaces() {
     pe.check_clean();
 }
 
-/// L-95: an orphaned grandchild is reaped by pause, no zombie stays.
+/// An orphaned grandchild is reaped by pause, no zombie stays.
 #[test]
 fn pause_reaps_orphans() {
     let Some(pe) = PodEnv::new() else { return };
@@ -913,7 +914,7 @@ fn pause_reaps_orphans() {
     pe.check_clean();
 }
 
-/// L-98 and the files of every container: hostname cut to 63 characters, /etc/hostname,
+/// The files of every container: hostname cut to 63 characters, /etc/hostname,
 /// the managed /etc/hosts, /etc/resolv.conf; spec.hostname wins.
 #[test]
 fn hostname_and_etc_files() {
@@ -945,7 +946,7 @@ fn hostname_and_etc_files() {
     pe.check_clean();
 }
 
-/// L-23..L-27: termination messages from the file (last 4 KiB), a custom path, the log
+/// Termination messages from the file (last 4 KiB), a custom path, the log
 /// fallback on error only; the file is 0666 and writable by a non-root user.
 #[test]
 fn termination_messages() {
@@ -988,7 +989,7 @@ fn termination_messages() {
     assert_eq!(t("custom")["message"], "custom");
     assert_eq!(phase(&st), "Failed");
 
-    // L-24: the last 4096 bytes
+    // The last 4096 bytes
     let big = pe.run_pod(&pod_yaml(&format!(
         "restartPolicy: Never\ncontainers:\n- name: c\n  image: busybox\n  command: [sh, -c, {}]\n",
         q(r"head -c 904 /dev/zero | tr '\0' A > /dev/termination-log; head -c 4096 /dev/zero | tr '\0' B >> /dev/termination-log")
@@ -1122,7 +1123,7 @@ fn sub_path_symlink_does_not_escape() {
     pe.check_clean();
 }
 
-/// L-19: a command that does not exist: StartError 128 with a message; under Always the
+/// A command that does not exist: StartError 128 with a message; under Always the
 /// container waits in CrashLoopBackOff (or RunContainerError) between attempts.
 #[test]
 fn missing_command_is_a_start_error() {
@@ -1149,7 +1150,7 @@ fn missing_command_is_a_start_error() {
     pe.check_clean();
 }
 
-/// L-28: the pod-wide 12 KiB cap: with 4 containers each message keeps its first 3072 bytes.
+/// The pod-wide 12 KiB cap: with 4 containers each message keeps its first 3072 bytes.
 #[test]
 fn termination_messages_share_12k() {
     let Some(pe) = PodEnv::new() else { return };
@@ -1168,7 +1169,7 @@ fn termination_messages_share_12k() {
     pe.check_clean();
 }
 
-/// L-18: a container over its memory limit is OOMKilled (137).
+/// A container over its memory limit is OOMKilled (137).
 #[test]
 fn memory_limit_oom_kills() {
     let Some(pe) = PodEnv::new() else { return };
@@ -1191,7 +1192,7 @@ fn memory_limit_oom_kills() {
     pe.check_clean();
 }
 
-/// Native sidecars (L-38 without probes, L-40): a sidecar starts in its place in the init
+/// Native sidecars, without probes: a sidecar starts in its place in the init
 /// order, keeps running next to the app, is restarted whatever the pod's restartPolicy, and
 /// its exits never fail the pod.
 #[test]
@@ -1271,8 +1272,9 @@ spec:
     pe.check_clean();
 }
 
-/// §4.1: command/args with $(VAR) expansion ($$ escapes, unknown references stay), the
-/// downward API, args alone replacing the image's cmd; L-105: hook commands are not expanded.
+/// command/args with $(VAR) expansion ($$ escapes, unknown references stay), the downward
+/// API, args alone replacing the image's cmd; hook commands are not expanded
+/// (docs/pod-lifecycle.md#command-args-and-variable-expansion).
 #[test]
 fn command_args_and_env() {
     let Some(pe) = PodEnv::new() else { return };
@@ -1326,7 +1328,7 @@ fn command_args_and_env() {
         assert_ne!(host_ip, "127.0.0.1", "hostIP is loopback on a host with a network");
     }
     assert_eq!(pe.logs(&name, &["-c", "argsonly"]), "args-replace-cmd\n");
-    // L-105 (postStart part): the hook's argv is passed as written
+    // The hook's argv is passed as written
     let hook = pe.run_pod(&pod_yaml(
         r#"
         restartPolicy: Never
@@ -1367,7 +1369,7 @@ fn dev_shm_is_shared_by_the_pod() {
     pe.check_clean();
 }
 
-/// L-97: hostNetwork: the node's network and hostname; hostPort defaults to containerPort.
+/// hostNetwork: the node's network and hostname; hostPort defaults to containerPort.
 #[test]
 fn host_network_pod() {
     let Some(pe) = PodEnv::new() else { return };

@@ -1,7 +1,7 @@
-//! `runp pod` probes, native sidecars and events, end to end (pod-lifecycle.md §3.2, §5.4-5.5,
-//! §7, §10; L-38..L-44, L-66, L-77..L-90; security.md S-53, R-24). Every probe period is 1 s,
-//! every wait is bounded, and every pod is removed by the harness even when a test fails.
-//! Times come from /proc/uptime, which the host and the containers share.
+//! `runp pod` probes, native sidecars and events, end to end (docs/pod-lifecycle.md: Probes,
+//! Sidecars, Sidecar termination order, Events; docs/security.md#probes-and-hooks). Every probe
+//! period is 1 s, every wait is bounded, and every pod is removed by the harness even when a
+//! test fails. Times come from /proc/uptime, which the host and the containers share.
 
 mod common;
 #[path = "common/pod.rs"]
@@ -64,7 +64,7 @@ fn is_millis_rfc3339(s: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Readiness
 
-/// L-78, L-79: an httpGet readiness probe (busybox httpd) follows a file: not ready from the
+/// An httpGet readiness probe (busybox httpd) follows a file: not ready from the
 /// start (404), ready once the file exists (conditions True, `pod wait --for=condition=Ready`
 /// returns 0 as it happens), not ready again after it is removed (failureThreshold 1); nothing
 /// is ever restarted.
@@ -131,7 +131,7 @@ fn readiness_http_follows_a_file() {
     pe.check_clean();
 }
 
-/// L-80: readiness with successThreshold 3 turns ready only after three successes in a row.
+/// Readiness with successThreshold 3 turns ready only after three successes in a row.
 #[test]
 fn readiness_success_threshold() {
     let Some(pe) = PodEnv::new() else { return };
@@ -180,7 +180,7 @@ fn readiness_success_threshold() {
 // ---------------------------------------------------------------------------------------------
 // Liveness
 
-/// L-77 (compressed), L-88: a tcpSocket liveness probe on a server that is killed from inside.
+/// A tcpSocket liveness probe on a server that is killed from inside.
 /// Always: killed (Killing ... will be restarted), restarted once, lastState 137/143, merged
 /// Unhealthy events. Never: killed, not restarted, the pod fails, no ", will be restarted".
 #[test]
@@ -253,7 +253,7 @@ fn liveness_kills_and_restarts() {
     pe.check_clean();
 }
 
-/// L-66 (compressed): a liveness kill uses the probe's terminationGracePeriodSeconds (1)
+/// A liveness kill uses the probe's terminationGracePeriodSeconds (1)
 /// instead of the pod's (60): an app that ignores SIGTERM is SIGKILLed ≈2 s after the SIGTERM
 /// (the 2 s minimum), not 60 s.
 #[test]
@@ -296,7 +296,7 @@ fn liveness_probe_grace_overrides_the_pod_grace() {
     pe.check_clean();
 }
 
-/// L-90: while the pod terminates, readiness keeps running and liveness does not: a liveness
+/// While the pod terminates, readiness keeps running and liveness does not: a liveness
 /// probe that always fails (failureThreshold 1000) stops recording runs and Unhealthy events
 /// when the stop begins; nothing is restarted.
 #[test]
@@ -351,7 +351,7 @@ fn termination_stops_liveness_not_readiness() {
 // ---------------------------------------------------------------------------------------------
 // Startup
 
-/// L-81: a slow start protected by a startup probe: liveness (which stamps every run) does not
+/// A slow start protected by a startup probe: liveness (which stamps every run) does not
 /// run before the startup probe passed; started=false until then, true after.
 #[test]
 fn startup_probe_gates_liveness() {
@@ -412,7 +412,7 @@ fn startup_probe_gates_liveness() {
     pe.check_clean();
 }
 
-/// L-82: a startup probe that always fails (period 1, failureThreshold 2) kills the container
+/// A startup probe that always fails (period 1, failureThreshold 2) kills the container
 /// after ≈1 s with `failed startup probe, will be restarted`; the new instance is not started.
 #[test]
 fn failing_startup_probe_kills() {
@@ -449,7 +449,7 @@ fn failing_startup_probe_kills() {
 // ---------------------------------------------------------------------------------------------
 // Probe mechanics
 
-/// L-84, R-24: an exec probe that hangs past timeoutSeconds fails after ≈1 s (Unhealthy with
+/// An exec probe that hangs past timeoutSeconds fails after ≈1 s (Unhealthy with
 /// a timeout message), and its whole process tree inside the container is gone soon after.
 /// (successThreshold 2 keeps the pod unready for a period after the failure: the next run
 /// starts right after the timeout and passes, so with 1 the flip would last only an instant.)
@@ -498,7 +498,7 @@ fn exec_probe_timeout_kills_its_tree() {
     pe.check_clean();
 }
 
-/// R-24, strict: a descendant of a timed-out exec probe that left the probe's process group
+/// A descendant of a timed-out exec probe that left the probe's process group
 /// (setsid) must go too.
 #[test]
 fn exec_probe_timeout_kills_setsid_descendants() {
@@ -536,9 +536,9 @@ fn exec_probe_timeout_kills_setsid_descendants() {
     pe.check_clean();
 }
 
-/// §7.4 exec: a probe that prints is judged by its exit code (its output pipe stays open until
-/// it exits: no SIGPIPE), and a failure's Unhealthy message carries its stdout and stderr, at
-/// most 10 KiB of it.
+/// Exec probes (docs/pod-lifecycle.md#probe-mechanisms): a probe that prints is judged by its
+/// exit code (its output pipe stays open until it exits: no SIGPIPE), and a failure's
+/// Unhealthy message carries its stdout and stderr, at most 10 KiB of it.
 #[test]
 fn exec_probe_output() {
     let Some(pe) = PodEnv::new() else { return };
@@ -589,7 +589,7 @@ fn exec_probe_output() {
     pe.check_clean();
 }
 
-/// L-85, S-53: httpGet results: 200 success; 404 failure ("HTTP probe failed with statuscode:
+/// httpGet results: 200 success; 404 failure ("HTTP probe failed with statuscode:
 /// 404"); 399 and a 302 to another host or to another port of the pod: success with a
 /// ProbeWarning, the redirect never followed (a listener on that port gets no request).
 #[test]
@@ -648,7 +648,7 @@ fn http_probe_results() {
     assert!(ctr_events(&pe, &name, "p200", "ProbeWarning", "").is_empty());
     let late: Vec<u64> = good.iter().map(|c| failures(&pe, &name, c)).collect();
     assert_eq!(early, late, "failures of {good:?} once ready: {:#?}", pe.events(&name));
-    // S-53: nothing ever reached the listener the 302 pointed at...
+    // Nothing ever reached the listener the 302 pointed at...
     let hits = pe.exec(&name, "srv", &["cat", "/tmp/hits"]);
     assert!(
         !hits.status.success() || hits.stdout.is_empty(),
@@ -665,7 +665,7 @@ fn http_probe_results() {
     pe.check_clean();
 }
 
-/// L-86: tcpSocket on a closed port fails ("dial tcp ...: connect: connection refused"), on a
+/// tcpSocket on a closed port fails ("dial tcp ...: connect: connection refused"), on a
 /// listening port (whose server closes at once) succeeds; named ports (tcpSocket, httpGet)
 /// resolve to the container's port of that name.
 #[test]
@@ -720,7 +720,7 @@ fn tcp_probe_results_and_named_ports() {
     pe.check_clean();
 }
 
-/// L-87: a liveness httpGet on a named port that matches no containerPort is a probe *error*
+/// A liveness httpGet on a named port that matches no containerPort is a probe *error*
 /// (the kubelet throws the result away): the container is not killed; events say "errored".
 #[test]
 fn unknown_named_port_is_a_probe_error() {
@@ -871,8 +871,9 @@ fn grpc_probe_results() {
     pe.check_clean();
 }
 
-/// §7.2 timing: with periodSeconds 1 an exec probe runs every ≈1 s (each gap 0.9..1.2 s), and a
-/// probe that takes 1.5 s never runs concurrently with itself (a mkdir lock records overlaps).
+/// Timing (docs/pod-lifecycle.md#probe-worker): with periodSeconds 1 an exec probe runs every
+/// ≈1 s (each gap 0.9..1.2 s), and a probe that takes 1.5 s never runs concurrently with
+/// itself (a mkdir lock records overlaps).
 #[test]
 fn probe_period_and_no_overlap() {
     let Some(pe) = PodEnv::new() else { return };
@@ -927,7 +928,7 @@ fn probe_period_and_no_overlap() {
 // ---------------------------------------------------------------------------------------------
 // Native sidecars
 
-/// L-38: a sidecar starts before everything after it; the next init container starts only
+/// A sidecar starts before everything after it; the next init container starts only
 /// once the sidecar is started (its startup probe passes ≈2 s in); it keeps running with the
 /// app.
 #[test]
@@ -996,7 +997,7 @@ fn sidecar_startup_probe_gates_the_next_init_container() {
     pe.check_clean();
 }
 
-/// L-39, L-42: a sidecar whose startup probe always fails is restarted again and again and the
+/// A sidecar whose startup probe always fails is restarted again and again and the
 /// next init container never starts (Pending); a sidecar whose readiness fails keeps
 /// ContainersReady and Ready False, naming the sidecar.
 #[test]
@@ -1029,7 +1030,7 @@ fn sidecar_probes_gate_init_and_readiness() {
         - {name: app, image: busybox, command: [sleep, "3600"]}
         "#,
     ));
-    // L-42
+    // A sidecar's readiness counts in ContainersReady and Ready, not in READY
     let st = pe.wait_running(&unready, "app", secs(10));
     assert_eq!(ctr(&st, "sc")["started"], true, "{st:#}");
     std::thread::sleep(ms(1200));
@@ -1042,7 +1043,7 @@ fn sidecar_probes_gate_init_and_readiness() {
     }
     assert_eq!(phase(&st), "Running");
     assert_eq!(pe.list_row(&unready).map(|r| r.0), Some("1/1".to_string()), "READY counts app containers");
-    // L-39
+    // A sidecar that never starts holds back the next init container
     let st = pe.wait_until(&stuck, |s| restarts(ctr(s, "s1")) >= 2, secs(8));
     assert_eq!(phase(&st), "Pending");
     assert_eq!(state_of(ctr(&st, "i2")), "waiting", "{st:#}");
@@ -1054,7 +1055,7 @@ fn sidecar_probes_gate_init_and_readiness() {
     pe.check_clean();
 }
 
-/// L-44 (compressed, G = 3): the app ignores SIGTERM: it is SIGKILLed when the grace ends, and
+/// The app ignores SIGTERM: it is SIGKILLed when the grace ends, and
 /// the sidecars' wait for their turn runs out then too: they get SIGTERM at ≈t0+G together;
 /// the whole stop takes ≤ G + 2 s.
 #[test]
@@ -1098,7 +1099,7 @@ fn sidecars_stop_when_the_grace_runs_out() {
     pe.check_clean();
 }
 
-/// L-40, L-41: under restartPolicy Never a sidecar that exits is restarted anyway and never
+/// Under restartPolicy Never a sidecar that exits is restarted anyway and never
 /// fails the pod; when the app exits 0 the pod completes (Succeeded) and the sidecar, which
 /// ignores SIGTERM, is stopped within the short grace.
 #[test]
@@ -1129,7 +1130,7 @@ fn sidecars_under_never() {
         "#,
         q(&format!("usleep 1500000; {}; exit 0", stamp("X", "/d/x")))
     )));
-    // L-40
+    // Under Never a crashing sidecar is restarted and never fails the pod
     let phases = RefCell::new(Vec::<String>::new());
     let st = pe.wait_until(
         &crashing,
@@ -1143,7 +1144,7 @@ fn sidecars_under_never() {
     assert_eq!(phase(&st), "Running");
     assert_eq!(ctr(&st, "app")["restartCount"], 0);
     assert_eq!(state_of(ctr(&st, "app")), "running");
-    // L-41
+    // Under Never, once the app is done, the sidecar is stopped and the pod succeeds
     let st = pe.wait_phase(&completing, "Succeeded", secs(10));
     let done = uptime();
     let x = times(&pe.volume(&completing, "d").join("x"), "X");
@@ -1160,7 +1161,7 @@ fn sidecars_under_never() {
     pe.check_clean();
 }
 
-/// L-43: at termination preStop hooks of every container run at once (≈t0); the app container
+/// At termination preStop hooks of every container run at once (≈t0); the app container
 /// gets its stop signal first, then the sidecars in reverse order (s2, then s1), each after the
 /// previous one exited.
 #[test]
@@ -1219,10 +1220,11 @@ fn sidecars_stop_after_the_app_in_reverse_order() {
 // ---------------------------------------------------------------------------------------------
 // Events and `pod wait`
 
-/// §10: `pod events -o json` prints one JSON object per line with type, reason, message,
-/// count and millisecond RFC 3339 timestamps; repeated Unhealthy events merge (count grows,
-/// firstTimestamp stays); `pod describe` lists them; `pod events -f` streams new events (and
-/// merged repeats) until the pod is stopped or removed; `pod wait --for=delete` returns then.
+/// Events (docs/pod-lifecycle.md#events): `pod events -o json` prints one JSON object per line
+/// with type, reason, message, count and millisecond RFC 3339 timestamps; repeated Unhealthy
+/// events merge (count grows, firstTimestamp stays); `pod describe` lists them; `pod events -f`
+/// streams new events (and merged repeats) until the pod is stopped or removed;
+/// `pod wait --for=delete` returns then.
 #[test]
 fn events_json_merge_describe_and_follow() {
     let Some(pe) = PodEnv::new() else { return };

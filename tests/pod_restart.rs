@@ -1,5 +1,5 @@
-//! `runp pod`: restarts and CrashLoopBackOff (pod-lifecycle.md §6, L-06, L-20, L-21,
-//! L-33, L-71..L-75). The back-off is shrunk with RUNP_BACKOFF_INITIAL_MS / _CAP_MS.
+//! `runp pod`: restarts and CrashLoopBackOff (docs/pod-lifecycle.md#restart-policy,
+//! docs/pod-lifecycle.md#crashloopbackoff). The back-off is shrunk with RUNP_BACKOFF_INITIAL_MS / _CAP_MS.
 
 mod common;
 #[path = "common/pod.rs"]
@@ -9,7 +9,7 @@ use pod_harness::*;
 use std::cell::RefCell;
 use std::time::Duration;
 
-/// L-06, L-21: OnFailure restarts a failing container; the phase stays Running; lastState is
+/// OnFailure restarts a failing container; the phase stays Running; lastState is
 /// the previous instance and the containerID changes.
 #[test]
 fn on_failure_restarts_with_a_new_instance() {
@@ -54,7 +54,7 @@ fn on_failure_restarts_with_a_new_instance() {
     pe.check_clean();
 }
 
-/// L-20, L-75, L-07: during the back-off the container waits in CrashLoopBackOff with the
+/// During the back-off the container waits in CrashLoopBackOff with the
 /// old restartCount and the exited instance as lastState; event and message name the delay,
 /// which doubles.
 #[test]
@@ -100,7 +100,7 @@ fn crash_loop_back_off_state_and_messages() {
     pe.check_clean();
 }
 
-/// L-71: the delays between an exit and the next start are 0, d, 2d, 4d... up to the cap,
+/// The delays between an exit and the next start are 0, d, 2d, 4d... up to the cap,
 /// never shorter.
 #[test]
 fn back_off_gaps_double_up_to_the_cap() {
@@ -151,7 +151,7 @@ fn back_off_gaps_double_up_to_the_cap() {
     pe.check_clean();
 }
 
-/// L-73: crash-looping containers have their own back-off; a healthy one is never restarted.
+/// Crash-looping containers have their own back-off; a healthy one is never restarted.
 #[test]
 fn back_off_is_per_container() {
     let Some(mut pe) = PodEnv::new() else { return };
@@ -192,7 +192,7 @@ fn back_off_is_per_container() {
     pe.check_clean();
 }
 
-/// L-74: emptyDir content survives a container restart, not the pod.
+/// emptyDir content survives a container restart, not the pod.
 #[test]
 fn empty_dir_survives_a_restart() {
     let Some(pe) = PodEnv::new() else { return };
@@ -220,7 +220,7 @@ fn empty_dir_survives_a_restart() {
     pe.check_clean();
 }
 
-/// L-33: an init container that succeeded is never re-run when the app restarts.
+/// An init container that succeeded is never re-run when the app restarts.
 #[test]
 fn init_is_not_rerun_on_app_restart() {
     let Some(pe) = PodEnv::new() else { return };

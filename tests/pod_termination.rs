@@ -1,5 +1,5 @@
 //! `runp pod stop/rm`: grace periods, preStop, stop signals, parallel stops, the process tree
-//! and the pause process (pod-lifecycle.md §5, L-17, L-55..L-63, L-68, L-70, L-96), many pods
+//! and the pause process (docs/pod-lifecycle.md#termination), many pods
 //! at once, and the death of a supervisor.
 
 mod common;
@@ -23,7 +23,7 @@ fn marker(k: u32) -> String {
     format!("{}{k}", 900_000 + std::process::id() % 90_000)
 }
 
-/// L-55: an entrypoint that is PID 1 of its own PID namespace ignores SIGTERM; it is
+/// An entrypoint that is PID 1 of its own PID namespace ignores SIGTERM; it is
 /// SIGKILLed when the grace ends (137).
 #[test]
 fn sigterm_ignored_by_pid1_is_killed_at_grace() {
@@ -49,7 +49,7 @@ fn sigterm_ignored_by_pid1_is_killed_at_grace() {
     pe.check_clean();
 }
 
-/// L-57, L-56: under Always, a container that handles SIGTERM and exits 0 makes the pod
+/// Under Always, a container that handles SIGTERM and exits 0 makes the pod
 /// Succeeded; one that exits 143 makes it Failed; neither is restarted.
 #[test]
 fn exit_code_on_sigterm_decides_the_final_phase() {
@@ -108,7 +108,7 @@ fn stamped_pod(pe: &PodEnv, grace: u32, pre_stop: &str) -> (String, std::path::P
     (name, h.join("t"))
 }
 
-/// L-58: the time preStop takes counts against the grace period.
+/// The time preStop takes counts against the grace period.
 #[test]
 fn pre_stop_time_counts_against_the_grace() {
     let Some(pe) = PodEnv::new() else { return };
@@ -126,7 +126,7 @@ fn pre_stop_time_counts_against_the_grace() {
     pe.check_clean();
 }
 
-/// L-59, L-68: a hanging preStop: SIGTERM at G, SIGKILL at G+2; meanwhile the pod shows
+/// A hanging preStop: SIGTERM at G, SIGKILL at G+2; meanwhile the pod shows
 /// Terminating and stays Running.
 #[test]
 fn hanging_pre_stop_gets_two_more_seconds() {
@@ -153,7 +153,7 @@ fn hanging_pre_stop_gets_two_more_seconds() {
     pe.check_clean();
 }
 
-/// L-60: a failing preStop: FailedPreStopHook, then the stop signal at once.
+/// A failing preStop: FailedPreStopHook, then the stop signal at once.
 #[test]
 fn failing_pre_stop_then_normal_termination() {
     let Some(pe) = PodEnv::new() else { return };
@@ -181,7 +181,7 @@ fn failing_pre_stop_then_normal_termination() {
     pe.check_clean();
 }
 
-/// L-61: `--force`: preStop gets at most 1 s, then SIGTERM, SIGKILL 2 s later.
+/// `--force`: preStop gets at most 1 s, then SIGTERM, SIGKILL 2 s later.
 #[test]
 fn force_stop_is_quick_but_still_graceful() {
     let Some(pe) = PodEnv::new() else { return };
@@ -196,7 +196,7 @@ fn force_stop_is_quick_but_still_graceful() {
     pe.check_clean();
 }
 
-/// L-63: containers are stopped in parallel: two that ignore SIGTERM take G, not 2G.
+/// Containers are stopped in parallel: two that ignore SIGTERM take G, not 2G.
 #[test]
 fn containers_stop_in_parallel() {
     let Some(pe) = PodEnv::new() else { return };
@@ -219,7 +219,7 @@ fn containers_stop_in_parallel() {
     pe.check_clean();
 }
 
-/// L-17: in the shared PID namespace (runp's default) `sleep` is not PID 1 and dies on
+/// In the shared PID namespace (runp's default) `sleep` is not PID 1 and dies on
 /// SIGTERM at once: 143.
 #[test]
 fn shared_pid_namespace_sleep_dies_on_sigterm() {
@@ -287,7 +287,7 @@ spec:
 }
 
 /// Stopping a container kills its whole process tree, with or without a shared PID
-/// namespace; L-96: when the main process of a container exits, its children die too and
+/// namespace; when the main process of a container exits, its children die too and
 /// pause lives on.
 #[test]
 fn whole_process_tree_is_killed() {
@@ -318,7 +318,7 @@ fn whole_process_tree_is_killed() {
     for m in [&m1, &m2, &m3] {
         assert!(!alive(m), "sleep {m} survived the stop");
     }
-    // L-96
+    // The main process exits: its children die too, pause lives on
     let st = pe.wait_until(&l96, |s| state_of(ctr(s, "quick")) == "terminated", secs(10));
     assert_eq!(ctr(&st, "quick")["state"]["terminated"]["exitCode"], 0);
     let deadline = Instant::now() + secs(1);
@@ -333,7 +333,7 @@ fn whole_process_tree_is_killed() {
     pe.check_clean();
 }
 
-/// L-70: pause lives until every container process has exited.
+/// Pause lives until every container process has exited.
 #[test]
 fn pause_outlives_the_containers() {
     let Some(pe) = PodEnv::new() else { return };
@@ -505,7 +505,7 @@ fn stop_races_with_the_natural_end() {
     pe.check_clean();
 }
 
-/// L-16: a container SIGKILLed from outside ends with 137, reason Error.
+/// A container SIGKILLed from outside ends with 137, reason Error.
 #[test]
 fn killed_from_outside_is_137() {
     let Some(pe) = PodEnv::new() else { return };
@@ -524,7 +524,7 @@ fn killed_from_outside_is_137() {
     pe.check_clean();
 }
 
-/// L-64: lifecycle.stopSignal replaces SIGTERM.
+/// lifecycle.stopSignal replaces SIGTERM.
 #[test]
 fn stop_signal_from_the_spec() {
     let Some(pe) = PodEnv::new() else { return };
@@ -551,7 +551,7 @@ fn stop_signal_from_the_spec() {
     pe.check_clean();
 }
 
-/// L-65: an Always container that exits (1) during the grace period is not restarted.
+/// An Always container that exits (1) during the grace period is not restarted.
 #[test]
 fn no_restart_during_termination() {
     let Some(pe) = PodEnv::new() else { return };
@@ -575,7 +575,7 @@ fn no_restart_during_termination() {
     pe.check_clean();
 }
 
-/// L-67: a pod stopped while an init container runs ends Failed.
+/// A pod stopped while an init container runs ends Failed.
 #[test]
 fn stopped_while_initializing_is_failed() {
     let Some(pe) = PodEnv::new() else { return };
@@ -595,7 +595,7 @@ fn stopped_while_initializing_is_failed() {
     pe.check_clean();
 }
 
-/// L-69: activeDeadlineSeconds: DeadlineExceeded, Failed, and the container gets SIGTERM.
+/// activeDeadlineSeconds: DeadlineExceeded, Failed, and the container gets SIGTERM.
 #[test]
 fn active_deadline_fails_the_pod() {
     let Some(pe) = PodEnv::new() else { return };
@@ -629,7 +629,7 @@ fn active_deadline_fails_the_pod() {
     pe.check_clean();
 }
 
-/// L-35: pause killed under Never: no new sandbox, the pod fails.
+/// Pause killed under Never: no new sandbox, the pod fails.
 #[test]
 fn pause_killed_under_never_fails_the_pod() {
     let Some(pe) = PodEnv::new() else { return };
@@ -653,7 +653,7 @@ fn pause_killed_under_never_fails_the_pod() {
     pe.check_clean();
 }
 
-/// L-34: pause killed under Always: the sandbox is re-created and the init containers run
+/// Pause killed under Always: the sandbox is re-created and the init containers run
 /// again.
 #[test]
 fn pause_killed_under_always_recreates_the_sandbox() {
@@ -681,7 +681,7 @@ fn pause_killed_under_always_recreates_the_sandbox() {
     pe.check_clean();
 }
 
-/// L-41: under Never, once the app container is done the sidecar is stopped (a PID-1 sidecar
+/// Under Never, once the app container is done the sidecar is stopped (a PID-1 sidecar
 /// ignoring SIGTERM is killed at the grace) and the pod Succeeds.
 #[test]
 fn sidecar_is_stopped_when_the_app_is_done() {
@@ -712,7 +712,7 @@ fn sidecar_is_stopped_when_the_app_is_done() {
     pe.check_clean();
 }
 
-/// L-43: termination order with sidecars: every preStop at once, the app's stop signal
+/// Termination order with sidecars: every preStop at once, the app's stop signal
 /// first, then the sidecars in reverse order, each after the later ones have exited.
 #[test]
 fn sidecars_stop_after_the_app_in_reverse_order() {

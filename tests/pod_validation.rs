@@ -1,6 +1,6 @@
 //! `runp pod run` refuses bad manifests before anything exists: one line naming the field,
-//! exit code 1, and no pod dir, process, cgroup or state dir (pod-lifecycle.md §11, L-37,
-//! L-100..L-104); the defaults it fills in for accepted ones.
+//! exit code 1, and no pod dir, process, cgroup or state dir (docs/pod-lifecycle.md#validation);
+//! the defaults it fills in for accepted ones (docs/pod-lifecycle.md#defaults).
 
 mod common;
 #[path = "common/pod.rs"]
@@ -47,14 +47,15 @@ fn refused(pe: &PodEnv, k: u32, name: &str, spec: &str, wants: &[&str]) {
     }
 }
 
-/// L-100..L-104, L-37, L-54 and friends.
+/// Names, restartPolicy, activeDeadlineSeconds, shareProcessNamespace with hostPID, volume
+/// mounts, hooks and probes on regular init containers, sleep hooks, and friends.
 #[test]
 fn invalid_manifests_are_refused() {
     let Some(pe) = PodEnv::new() else { return };
     let n = |k: u32| format!("bad-{}-{k}", std::process::id());
     let c = "containers:\n- {name: a, image: busybox, command: [sleep, \"3600\"]}\n";
     let cases: Vec<(String, String, Vec<&str>)> = vec![
-        // L-100
+        // names
         ("Bad_Name".into(), c.into(), vec!["metadata.name", "Bad_Name"]),
         (n(1), "containers:\n- {name: Web_1, image: busybox}\n".into(), vec!["spec.containers[0].name", "Web_1"]),
         (n(2), format!("containers:\n- {{name: {}, image: busybox}}\n", "a".repeat(64)), vec!["spec.containers[0].name", "63"]),
@@ -63,13 +64,13 @@ fn invalid_manifests_are_refused() {
             "initContainers:\n- {name: a, image: busybox}\ncontainers:\n- {name: a, image: busybox}\n".into(),
             vec!["spec.containers[0].name", "Duplicate value"],
         ),
-        // L-101
+        // restartPolicy
         (n(4), format!("restartPolicy: Sometimes\n{c}"), vec!["spec.restartPolicy", "Sometimes"]),
-        // L-102
+        // activeDeadlineSeconds
         (n(5), format!("activeDeadlineSeconds: 0\n{c}"), vec!["spec.activeDeadlineSeconds"]),
-        // L-103
+        // shareProcessNamespace with hostPID
         (n(6), format!("shareProcessNamespace: true\nhostPID: true\n{c}"), vec!["spec.shareProcessNamespace"]),
-        // L-104
+        // volume mounts
         (
             n(7),
             "containers:\n- {name: a, image: busybox, volumeMounts: [{name: nov, mountPath: /x}]}\n".into(),
@@ -80,7 +81,7 @@ fn invalid_manifests_are_refused() {
             "volumes: [{name: v, emptyDir: {}}]\ncontainers:\n- {name: a, image: busybox, volumeMounts: [{name: v, mountPath: /x}, {name: v, mountPath: /x}]}\n".into(),
             vec!["spec.containers[0].volumeMounts[1].mountPath"],
         ),
-        // L-37
+        // lifecycle and probes on a regular init container
         (
             n(9),
             format!("initContainers:\n- {{name: i, image: busybox, lifecycle: {{postStart: {{exec: {{command: [\"true\"]}}}}}}}}\n{c}"),
@@ -101,7 +102,7 @@ fn invalid_manifests_are_refused() {
             format!("initContainers:\n- {{name: i, image: busybox, startupProbe: {{exec: {{command: [\"true\"]}}}}}}\n{c}"),
             vec!["spec.initContainers[0].startupProbe"],
         ),
-        // L-54: a preStop sleep longer than the grace
+        // A preStop sleep longer than the grace
         (
             n(13),
             "terminationGracePeriodSeconds: 3\ncontainers:\n- {name: a, image: busybox, lifecycle: {preStop: {sleep: {seconds: 5}}}}\n".into(),
@@ -180,9 +181,9 @@ fn existing_pod_name_is_refused() {
     pe.check_clean();
 }
 
-/// Defaults of accepted manifests: restartPolicy Always (L-101), a negative grace becomes 1
-/// (L-102) and 0 acts like it (L-62): stop signal, then SIGKILL 2 s later; preStop sleep 0
-/// is accepted (L-54).
+/// Defaults of accepted manifests: restartPolicy Always, a negative grace becomes 1 and 0 acts
+/// like it: stop signal, then SIGKILL 2 s later; preStop sleep 0 is accepted
+/// (docs/pod-lifecycle.md#defaults, docs/pod-lifecycle.md#grace-period).
 #[test]
 fn defaults_of_accepted_manifests() {
     let Some(pe) = PodEnv::new() else { return };

@@ -129,7 +129,7 @@ fn env_is_exactly_process_env_and_nothing_from_runp() {
     got.sort();
     let mut want_sorted = want;
     want_sorted.sort();
-    assert_eq!(got, want_sorted, "the container's environment must be exactly process.env (S-39)");
+    assert_eq!(got, want_sorted, "the container's environment must be exactly process.env");
     assert_no_trace(&env, &id);
 }
 
@@ -194,7 +194,7 @@ fn user_and_exact_groups_without_runp_groups() {
             edit(c);
         });
         let mut cmd = env.cmd(&["run", "--bundle", b.to_str().expect("utf8"), &id]);
-        // runp itself runs with supplementary groups 6 and 999 (S-35): they must not leak.
+        // runp itself runs with supplementary groups 6 and 999: they must not leak (CVE-2022-36109).
         // SAFETY: setgroups is async-signal-safe; the array lives on the closure's stack.
         unsafe {
             cmd.pre_exec(|| {
@@ -286,7 +286,7 @@ fn capabilities_default_bundle_and_docker_set() {
         "0000000020000420",
         "0000000000000000",
     );
-    // Docker's 14 default caps (security.md 2.1): a80425fb; inheritable and ambient stay empty.
+    // Docker's 14 default caps (docs/security.md#pod-containers): a80425fb; inheritable and ambient stay empty.
     let out = caps_of(&env, |c| {
         c["process"]["capabilities"] =
             json!({"bounding": DOCKER_CAPS, "permitted": DOCKER_CAPS, "effective": DOCKER_CAPS});
@@ -694,7 +694,7 @@ fn exec_gets_the_same_security_settings_as_init() {
     if !is_root() {
         return;
     }
-    // S-49: caps dropped, NNP, seccomp and uid 1000: `runp exec` has the same.
+    // Caps dropped, NNP, seccomp and uid 1000: `runp exec` has the same.
     let env = Env::new();
     let id = unique_id("s49");
     let b = env.bundle(&id, |c| {

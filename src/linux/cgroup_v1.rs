@@ -448,7 +448,7 @@ mod tests {
         let pid = child.id() as i32;
         g.child = Some(child);
         cg.attach(pid).unwrap();
-        // A second container given the same cgroup (S-59).
+        // A second container given the same cgroup (docs/security.md#cgroups-and-devices).
         let mut again = Cgroup::V1(V1Cgroup { created: Vec::new(), ..g.cg.clone() });
         let err = format!("{:#}", again.create(&CgroupResources::default()).unwrap_err());
         assert!(err.contains("is not empty"), "{err}");

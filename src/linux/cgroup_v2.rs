@@ -360,7 +360,8 @@ mod tests {
         assert!(c.create(&res).is_err());
         assert!(!r.join("runp").exists());
 
-        // S-59: an existing cgroup with processes (recursively) is refused, and kept.
+        // An existing cgroup with processes (recursively) is refused, and kept
+        // (docs/security.md#cgroups-and-devices).
         std::fs::create_dir_all(r.join("busy/inner")).unwrap();
         std::fs::write(r.join("busy/inner/cgroup.procs"), "4242\n").unwrap();
         let mut busy = cg(r, "/busy");

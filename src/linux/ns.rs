@@ -7,8 +7,8 @@ use std::path::Path;
 
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
 
-/// Opens a namespace file for setns and verifies its type (S-48: a mount namespace file given
-/// as `network` must be refused, not silently joined).
+/// Opens a namespace file for setns and verifies its type: a mount namespace file given as
+/// `network` must be refused, not silently joined (docs/security.md#namespaces).
 pub fn open_checked(path: &Path, kind: NsKind) -> Result<OwnedFd> {
     let file = std::fs::File::open(path)
         .with_context(|| format!("opening {} namespace {}", kind.proc_name(), path.display()))?;

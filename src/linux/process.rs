@@ -13,8 +13,9 @@ pub struct ProcStat {
     pub start_time: u64,
 }
 
-/// Parses /proc/<pid>/stat. The comm field may contain spaces and parentheses (S-55), so the
-/// fields are counted from the LAST ')'.
+/// Parses /proc/<pid>/stat. The comm field may contain spaces and parentheses (a container
+/// can name itself `x) Z 1 1 1`), so the fields are counted from the LAST ')'
+/// (docs/security.md#input-validation).
 pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let rest = &text[text.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();

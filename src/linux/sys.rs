@@ -122,7 +122,8 @@ pub fn close_from_except(first: u32, keep: &mut [RawFd]) {
 }
 
 /// Resets `sig` to SIG_DFL with the raw rt_sigaction syscall: glibc's sigaction refuses its
-/// internal signals 32 and 33, which a caller may have left ignored (S-40).
+/// internal signals 32 and 33, which a caller may have left ignored
+/// (docs/security.md#what-a-container-process-inherits).
 pub fn default_signal(sig: i32) -> i32 {
     // The kernel's struct sigaction on x86_64: handler, flags, restorer, mask (all zero = SIG_DFL).
     let act = [0u64; 4];
@@ -242,7 +243,8 @@ mod tests {
 
 /// Reads a file inside `root` (a directory path on the host, e.g. /proc/<pid>/root or a
 /// rootfs), resolving `rel` as if `root` were `/`: a symlinked /etc/passwd in a hostile image
-/// cannot make runp read a host file (S-36). Reads at most `limit` bytes.
+/// cannot make runp read a host file (docs/security.md#what-a-container-process-inherits).
+/// Reads at most `limit` bytes.
 pub fn read_in_root(root: &std::path::Path, rel: &str, limit: usize) -> io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::ffi::OsStrExt;

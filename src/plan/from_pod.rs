@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Docker's and containerd's default capabilities (security.md §2.1).
+/// Docker's and containerd's default capabilities (docs/security.md#pod-containers).
 pub const DEFAULT_CAPS: [&str; 14] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
@@ -164,7 +164,8 @@ fn env(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &PodContext) -> Res
     Ok(vars.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
 }
 
-/// The hostname: spec.hostname, else the pod name cut to 63 characters (L-98).
+/// The hostname: spec.hostname, else the pod name cut to 63 characters, trailing `-` and `.`
+/// removed (docs/pod-lifecycle.md#network-hostname-and-dns).
 pub fn pod_hostname(pod: &Pod) -> String {
     if let Some(h) = pod.spec.hostname.as_deref().filter(|h| !h.is_empty()) {
         return h.to_string();

@@ -139,7 +139,8 @@ impl Target {
                 joins.push((fd, kind.flag()));
             }
         }
-        // The fds must still be the init's namespaces, not a reused pid's (S-47).
+        // The fds must still be the init's namespaces, not a reused pid's
+        // (docs/security.md#namespaces).
         if !process::alive(st.pid, st.start_time) {
             bail!("container not running");
         }

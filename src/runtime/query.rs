@@ -18,7 +18,7 @@ pub fn state(root: &Path, id: &str) -> Result<Entry> {
 }
 
 /// Every container under `root`, sorted by id. A missing root is an empty list; a container
-/// deleted while we read is skipped, never an error.
+/// deleted while we read is skipped, never an error (docs/oci-cli.md#list).
 pub fn list(root: &Path) -> Result<Vec<Entry>> {
     let rd = match std::fs::read_dir(root) {
         Ok(rd) => rd,

@@ -24,7 +24,7 @@ pub struct ExecDefaults {
 }
 
 /// runc's id rule: `[A-Za-z0-9_+.-]`, not `.` or `..`, at most 1024 bytes. Checked before any
-/// filesystem call (S-56).
+/// filesystem call (docs/security.md#state-directories).
 pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 1024
@@ -188,8 +188,6 @@ impl StateDir {
     }
 }
 
-/// Writes `data` to `<dir>/.<name>` and renames it over `path`, so readers never see a partial
-/// file.
 /// The files of a container's state directory, and `write_atomic`'s temporaries of them
 /// (`.NAME.PID`).
 fn is_state_file_name(name: &str) -> bool {
@@ -201,6 +199,8 @@ fn is_state_file_name(name: &str) -> bool {
             .is_some_and(|(base, pid)| known(base) && pid.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Writes `data` to `<dir>/.<name>.<pid>` and renames it over `path`, so readers never see a
+/// partial file, even when runp is killed half-way (docs/security.md#state-directories).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}", std::process::id()));

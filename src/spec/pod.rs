@@ -1,4 +1,5 @@
-//! Kubernetes core/v1 Pod: the subset runp runs, hand-written (design-notes §5).
+//! Kubernetes core/v1 Pod: the subset runp runs, hand-written (docs/design.md#dependencies:
+//! no Kubernetes API type crate).
 //!
 //! Everything under `spec` denies unknown fields, so a typo (`livenesProbe`) or an unsupported
 //! feature (`volumeDevices`) fails with its path instead of being silently ignored. `metadata`
@@ -90,7 +91,8 @@ pub struct PodSpec {
     pub init_containers: Vec<Container>,
     #[serde(default)]
     pub restart_policy: RestartPolicy,
-    /// Negative values are turned into 1 by the defaults; 0 means "kill at once" (§5.6).
+    /// Negative values are turned into 1 by the defaults; 0 acts like a forced stop: 1 s, then
+    /// the 2 s minimum (docs/pod-lifecycle.md#grace-period).
     #[serde(default = "default_grace")]
     pub termination_grace_period_seconds: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -343,7 +345,8 @@ pub struct LifecycleHandler {
     pub exec: Option<ExecAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_get: Option<HttpGetAction>,
-    /// Accepted, but fails at run time like upstream (§4.3).
+    /// Works in runp: success when the connect completes (the kubelet accepts it but always
+    /// fails it; docs/pod-lifecycle.md#hook-handlers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_socket: Option<TcpSocketAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn user_spec_table() {
-        // S-37: the documented result for each value.
+        // The documented result for each value (docs/oci-cli.md#exec, docs/security.md#input-validation).
         let ok = |s: &str| resolve(&parse(s).unwrap(), PASSWD, GROUP).unwrap();
         assert_eq!(ok("1"), (1, 0));
         assert_eq!(ok("1:2"), (1, 2));

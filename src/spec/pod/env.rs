@@ -2,8 +2,10 @@
 //!
 //! * `command`/`args` are expanded from the container's resolved env ([`resolve_env`]).
 //! * exec **probe** commands are expanded from the *static* env only ([`static_env`]).
-//! * postStart/preStop exec commands are **not** expanded at all (L-105): callers simply do
-//!   not call [`expand`] for them.
+//! * postStart/preStop exec commands are **not** expanded at all: callers simply do not call
+//!   [`expand`] for them.
+//!
+//! See docs/pod-lifecycle.md#command-args-and-variable-expansion.
 
 use super::Container;
 
@@ -166,7 +168,7 @@ mod tests {
             env(&[("A", "y"), ("B", "x-$(C)"), ("C", "c"), ("POD", "web"), ("D", "web")])
         );
         assert_eq!(static_env(&c)[3], ("POD".to_string(), String::new()));
-        // L-105: a probe's exec argv is expanded from the static env; hooks are not expanded.
+        // A probe's exec argv is expanded from the static env; hooks are not expanded.
         let argv = vec!["test".to_string(), "$(A)".into(), "=".into(), "y".into()];
         assert_eq!(expand_all(&argv, &static_env(&c)), ["test", "y", "=", "y"]);
     }

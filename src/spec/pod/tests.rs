@@ -5,8 +5,8 @@ use super::*;
 use crate::spec::field_error::InvalidPod;
 use crate::spec::quantity::Quantity;
 
-/// seed-manifests.md §1: sidecar gated by a postStart httpGet (note the flow sequence with a
-/// trailing comma).
+/// A manifest users start from, as published: a sidecar gated by a postStart httpGet to the
+/// main container, the two sharing an emptyDir (note the flow sequence with a trailing comma).
 const SEED_SIDECAR: &str = r#"apiVersion: v1
 kind: Pod
 metadata:
@@ -46,7 +46,7 @@ spec:
     emptyDir: {}
 "#;
 
-/// seed-manifests.md §2: preStop that logs to PID 1's stdout.
+/// A manifest users start from, as published: a preStop that logs to PID 1's stdout.
 const SEED_PRESTOP: &str = r#"apiVersion: v1
 kind: Pod
 metadata:
@@ -68,7 +68,8 @@ spec:
   dnsPolicy: Default
 "#;
 
-/// seed-manifests.md §3: a Deployment; only its pod template is run.
+/// A manifest users start from, as published: a Deployment with both hooks; only its pod
+/// template is run.
 const SEED_DEPLOYMENT: &str = r#"apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -97,7 +98,7 @@ spec:
               command: ["/bin/sh", "-c", "nginx -s quit; while killall -0 nginx; do sleep 1; done"]
 "#;
 
-/// seed-manifests.md §2 as JSON.
+/// The preStop manifest above as JSON.
 const SEED_PRESTOP_JSON: &str = r#"{
   "apiVersion": "v1", "kind": "Pod",
   "metadata": {"name": "prestop-demo", "creationTimestamp": null},
@@ -238,7 +239,7 @@ fn defaults_are_applied() {
     let u = &p.metadata.uid;
     assert!(u.len() == 36 && u.as_bytes()[14] == b'4' && u.matches('-').count() == 4, "{u}");
     assert_eq!(p.spec.restart_policy, RestartPolicy::Always);
-    assert_eq!(p.spec.termination_grace_period_seconds, 1, "negative grace becomes 1 (L-102)");
+    assert_eq!(p.spec.termination_grace_period_seconds, 1, "negative grace becomes 1");
     assert_eq!(p.spec.dns_policy, DnsPolicy::ClusterFirst);
     let c = &p.spec.containers[0];
     assert_eq!(c.image_pull_policy, Some(PullPolicy::Always));
@@ -460,7 +461,8 @@ fn probes() {
     );
     ok(&probe("livenessProbe", "{httpGet: {port: http, scheme: HTTPS}, terminationGracePeriodSeconds: 5}"));
     ok(&probe("livenessProbe", "{grpc: {port: 9000}}"));
-    // A name no containerPort has is accepted here; it is a probe error at run time (L-87).
+    // A name no containerPort has is accepted here; it is a probe error at run time
+    // (docs/pod-lifecycle.md#probe-errors).
     ok(&probe("livenessProbe", "{httpGet: {port: metrics}}"));
     has(
         &err(&probe("livenessProbe", "{tcpSocket: {port: '80'}}")),

@@ -379,7 +379,8 @@ fn port_ref(cx: &mut Ctx<'_>, port: &IntOrString, path: String, _ports: &[Contai
         IntOrString::Int(_) => {}
         IntOrString::String(name) => {
             // Like the API server, only the format: a name that matches no containerPort is
-            // an error when the probe or hook runs (L-87: the probe "errored", nothing killed).
+            // an error when the probe or hook runs: the probe "errored", nothing is killed
+            // (docs/pod-lifecycle.md#probe-errors).
             let problems = names::iana_svc_name(name);
             if !problems.is_empty() {
                 cx.name_format(path, name, problems);

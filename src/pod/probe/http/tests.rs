@@ -242,7 +242,7 @@ fn header_overrides() {
 
 #[test]
 fn redirects_same_origin_only() {
-    // a listener on another port must never see a connection (security.md S-53)
+    // a listener on another port must never see a connection (docs/security.md#probes-and-hooks)
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     other.set_nonblocking(true).unwrap();
     let op = other.local_addr().unwrap().port();
