@@ -95,7 +95,7 @@ mod tests {
         assert_eq!(delays, vec![0, 10, 20, 40, 80, 160, 300, 300]);
     }
 
-    /// L-72: a container that ran more than 10 minutes restarts at once, fresh at 10 s.
+    /// A container that ran more than 10 minutes restarts at once, fresh at 10 s.
     #[test]
     fn long_run_resets() {
         let cfg = BackoffConfig::default();

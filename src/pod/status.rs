@@ -130,7 +130,7 @@ impl Phase {
     }
 }
 
-/// The kubelet's getPhase (pod-lifecycle.md §1.2).
+/// The kubelet's getPhase (docs/pod-lifecycle.md#phase).
 pub fn phase(containers: &[ContainerStatus], restart_policy: &str, terminal: bool, initialized: bool) -> Phase {
     let (mut pending_init, mut failed_init) = (0, 0);
     let mut pending_sidecar = 0;
@@ -208,7 +208,7 @@ pub struct Condition {
     pub message: String,
 }
 
-/// Conditions keyed by type; `set` keeps lastTransitionTime unless the status flips (L-14).
+/// Conditions keyed by type; `set` keeps lastTransitionTime unless the status flips (docs/pod-lifecycle.md#conditions).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Conditions(pub BTreeMap<String, Condition>);
 
@@ -250,7 +250,7 @@ impl Conditions {
     }
 }
 
-/// Recomputes Initialized, ContainersReady and Ready (pod-lifecycle.md §1.4).
+/// Recomputes Initialized, ContainersReady and Ready (docs/pod-lifecycle.md#conditions).
 pub fn update_conditions(
     conds: &mut Conditions,
     containers: &[ContainerStatus],
@@ -413,7 +413,7 @@ mod tests {
     #[test]
     fn phase_table() {
         use Phase::*;
-        // L-03, L-04, L-05, L-07, L-08, L-10
+        // docs/pod-lifecycle.md#phase
         assert_eq!(phase(&[c("a", Kind::App, exited(0), None)], "Never", false, true), Succeeded);
         assert_eq!(phase(&[c("a", Kind::App, exited(3), None)], "Never", false, true), Failed);
         assert_eq!(phase(&[c("a", Kind::App, exited(0), None)], "OnFailure", false, true), Succeeded);
@@ -430,7 +430,7 @@ mod tests {
             phase(&[c("a", Kind::App, exited(1), None), c("b", Kind::App, exited(0), None)], "OnFailure", false, true),
             Running
         );
-        // L-11: one app never started → Pending
+        // one app never started → Pending
         assert_eq!(
             phase(
                 &[c("a", Kind::App, running(), None), c("b", Kind::App, waiting("ErrImagePull"), None)],
@@ -440,7 +440,7 @@ mod tests {
             ),
             Pending
         );
-        // L-12: crash-looping app counts as stopped, not waiting
+        // crash-looping app counts as stopped, not waiting
         assert_eq!(
             phase(
                 &[c("a", Kind::App, running(), None), c("b", Kind::App, waiting("CrashLoopBackOff"), Some(1))],
@@ -481,10 +481,10 @@ mod tests {
             ),
             Pending
         );
-        // terminal: all stopped, decided by exit codes whatever the policy (L-56, L-57)
+        // terminal: all stopped, decided by exit codes whatever the policy (docs/pod-lifecycle.md#final-phase)
         assert_eq!(phase(&[c("a", Kind::App, exited(0), None)], "Always", true, true), Succeeded);
         assert_eq!(phase(&[c("a", Kind::App, exited(143), None)], "Always", true, true), Failed);
-        // sidecar exits never decide (L-40)
+        // sidecar exits never decide (docs/pod-lifecycle.md#sidecars)
         assert_eq!(
             phase(&[c("s", Kind::Sidecar, exited(1), None), c("a", Kind::App, running(), None)], "Never", false, true),
             Running

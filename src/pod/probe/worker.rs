@@ -1,5 +1,4 @@
-//! Startup, liveness and readiness probes with the kubelet's worker semantics (§7 of
-//! pod-lifecycle.md): one worker per (container instance, probe type), a first check right
+//! Startup, liveness and readiness probes with the kubelet's worker semantics (docs/pod-lifecycle.md#probe-worker): one worker per (container instance, probe type), a first check right
 //! away and then one per period (ticks stay on the period grid: no drift), skipped before
 //! initialDelaySeconds or when gated (startup gates the others), never two runs at once, a run
 //! bounded by timeoutSeconds, consecutive-result thresholds, errors that count as nothing.
@@ -50,7 +49,7 @@ pub enum Verdict {
     Success,
     Warning(String),
     Failure(String),
-    /// The probe could not run at all: counts as nothing (L-87).
+    /// The probe could not run at all: counts as nothing (docs/pod-lifecycle.md#probe-errors).
     Error(String),
 }
 
@@ -277,7 +276,7 @@ mod tests {
         assert_eq!(r.result, Some(false));
         assert_eq!(r.record(&Verdict::Success), None);
         assert_eq!(r.record(&Verdict::Success), None);
-        assert_eq!(r.record(&Verdict::Success), Some(true)); // L-80
+        assert_eq!(r.record(&Verdict::Success), Some(true)); // successThreshold reached
         assert_eq!(r.record(&Verdict::Error("x".into())), None); // errors count as nothing
         assert_eq!(r.record(&Verdict::Failure("x".into())), Some(false));
         let mut l = Worker::new(Kind::Liveness, &probe(1, 3, 1, 0), t0);
