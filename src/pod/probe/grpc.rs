@@ -7,7 +7,8 @@
 //! header blocks and lists 64 KiB, the response message 64 KiB.
 
 use super::hpack::{self, Decoder};
-use super::http::{connected, dial, io_error, send_nosig, Outcome, USER_AGENT};
+use super::http::{Outcome, USER_AGENT};
+use crate::pod::net::{connected, dial, io_error, send_nosig};
 use nix::poll::PollFlags;
 use std::io::{ErrorKind, Read};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};

@@ -1,144 +1,13 @@
-//! Tests of probe::http: the pure parsers, then end to end against in-test servers.
+//! Tests of probe::http end to end against in-test servers (the pure parsers are tested in
+//! pod::http).
 
 use super::*;
-use std::io::Write;
-use std::net::TcpListener;
+use crate::pod::http::MAX_BODY;
+use nix::poll::{poll, PollFd, PollTimeout};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-pub(crate) fn rng(mut seed: u64) -> impl FnMut() -> u64 {
-    move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    }
-}
-
-fn head(s: &str) -> (u16, Vec<(String, String)>, usize) {
-    parse_response_head(s.as_bytes()).unwrap().unwrap()
-}
-
-#[test]
-fn parses_heads() {
-    let r = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A:  b c \r\n\r\nok";
-    let (st, h, len) = head(r);
-    assert_eq!((st, len), (200, r.len() - 2));
-    assert_eq!(h, vec![("Content-Length".into(), "2".into()), ("X-A".into(), "b c".into())]);
-    assert_eq!(header(&h, "content-length"), Some("2"));
-    // bare LF, no reason phrase, HTTP/1.0, folded header
-    let (st, h, len) = head("HTTP/1.0 302\nLocation: /x\n  /y\n\n");
-    assert_eq!((st, len, h[0].1.as_str()), (302, 32, "/x /y"));
-    assert_eq!(head("HTTP/1.1  404 Not Found\r\n\r\n").0, 404);
-    assert_eq!(head("HTTP/2.0 099 x\r\n\r\n").0, 99);
-    // every strict prefix of a valid head is incomplete, never an error
-    let full = b"HTTP/1.1 301 Moved\r\nLocation: http://a/b\r\nServer: t\r\n\r\n";
-    for i in 0..full.len() {
-        assert!(parse_response_head(&full[..i]).unwrap().is_none(), "prefix {i}");
-    }
-    for bad in [
-        "garbage\r\n\r\n",
-        "SSH-2.0-OpenSSH\r\n",
-        "HTTP/1.1 20 OK\r\n\r\n",
-        "HTTP/1.1 2000 OK\r\n\r\n",
-        "HTTP/x.1 200 OK\r\n\r\n",
-        "HTTP/1.1\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nNoColon\r\n\r\n",
-        "HTTP/1.1 200 OK\r\n folded-first\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
-        "HTTP/1.1 abc OK\r\n\r\n",
-        "HTTP/11 200 OK\r\n\r\n",
-    ] {
-        assert!(parse_response_head(bad.as_bytes()).is_err(), "{bad:?}");
-    }
-    // garbage is rejected from its first byte, without waiting for a line end
-    assert!(parse_response_head(b"X").is_err());
-    assert!(parse_response_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
-    let mut big = b"HTTP/1.1 200 OK\r\n".to_vec();
-    big.extend(std::iter::repeat_n(b'a', MAX_HEAD + 1));
-    assert!(parse_response_head(&big).is_err());
-}
-
-#[test]
-fn fuzz_parse_head_never_panics() {
-    let mut next = rng(0x9e37_79b9_7f4a_7c15);
-    let seeds: [&[u8]; 3] = [b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n", b"HTTP/1.0 302\nLocation: x\n\n", b"HTTP/"];
-    for i in 0..30000 {
-        let mut buf = seeds[i % 3].to_vec();
-        if i % 2 == 0 {
-            buf.truncate((next() % 40) as usize);
-            let extra = next() % 40;
-            let alphabet = b"HTP/1. 0\r\n:a";
-            buf.extend((0..extra).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]));
-        } else {
-            for _ in 0..(next() % 4) {
-                let at = (next() as usize) % buf.len().max(1);
-                if at < buf.len() {
-                    buf[at] = next() as u8;
-                }
-            }
-        }
-        if let Ok(Some((_, _, len))) = parse_response_head(&buf) {
-            assert!(len <= buf.len());
-        }
-    }
-}
-
-#[test]
-fn location_resolution() {
-    let base = Url { host: "127.0.0.1".into(), port: 8080, target: "/a/b?q=1".into() };
-    let res = |l: &str| resolve_location(&base, l).unwrap().map(|u| u.target);
-    assert_eq!(res("/x"), Some("/x".into()));
-    assert_eq!(res("c"), Some("/a/c".into()));
-    assert_eq!(res("../c/./d?z"), Some("/c/d?z".into()));
-    assert_eq!(res("?p"), Some("/a/b?p".into()));
-    assert_eq!(res(""), Some("/a/b?q=1".into()));
-    assert_eq!(res("#frag"), Some("/a/b?q=1".into()));
-    assert_eq!(res("http://127.0.0.1:8080"), Some("/".into()));
-    assert_eq!(res("HTTP://user@127.0.0.1:8080/p q"), Some("/p%20q".into()));
-    assert_eq!(res("//127.0.0.1:8080/z"), Some("/z".into()));
-    for other in [
-        "http://127.0.0.1:9090/",
-        "http://127.0.0.1/",
-        "https://127.0.0.1:8080/",
-        "http://localhost:8080/",
-        "//evil:8080/",
-        "mailto:x",
-        "http:/x",
-    ] {
-        assert_eq!(res(other), None, "{other}");
-    }
-    assert!(resolve_location(&base, "http://127.0.0.1:99999/").is_err());
-    let b80 = Url { host: "::1".into(), port: 80, target: "/".into() };
-    assert!(resolve_location(&b80, "http://[::1]/x").unwrap().is_some());
-    assert_eq!(b80.to_string(), "http://[::1]:80/");
-    assert_eq!(normalize_target(""), "/");
-    assert_eq!(normalize_target("healthz#x"), "/healthz");
-    assert_eq!(normalize_target("/a b\r\nX: y"), "/a%20b%0D%0AX:%20y");
-    assert_eq!(normalize_target("/a/../../b/."), "/b/");
-}
-
-#[test]
-fn body_framing() {
-    let full = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n";
-    for split in 0..full.len() {
-        let (mut f, mut raw, mut body) = (Framing::ChunkSize, full[..split].to_vec(), Vec::new());
-        let mut done = feed(&mut f, &mut raw, &mut body).unwrap();
-        raw.extend_from_slice(&full[split..]);
-        done = done || feed(&mut f, &mut raw, &mut body).unwrap();
-        assert!(done);
-        assert_eq!(body, b"hello world", "split {split}");
-    }
-    assert!(feed(&mut Framing::ChunkSize, &mut b"zz\r\n".to_vec(), &mut Vec::new()).is_err());
-    assert!(feed(&mut Framing::ChunkSize, &mut b"1\r\nab".to_vec(), &mut Vec::new()).is_err());
-    let (mut f, mut body) = (Framing::Length(3), Vec::new());
-    assert!(!feed(&mut f, &mut b"ab".to_vec(), &mut body).unwrap());
-    assert!(feed(&mut f, &mut b"cdef".to_vec(), &mut body).unwrap());
-    assert_eq!(body, b"abc");
-    let (mut f, mut body) = (Framing::Eof, Vec::new());
-    assert!(feed(&mut f, &mut vec![b'x'; 3 * MAX_BODY], &mut body).unwrap());
-    assert_eq!(body.len(), MAX_BODY);
-}
 
 pub(crate) fn drive(p: &mut HttpProbe) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -353,7 +222,7 @@ fn dropping_mid_way_closes_the_socket() {
     let (mut s, _) = l.accept().unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !matches!(p.state, State::Head { .. }) && Instant::now() < deadline {
+    while !matches!(&p.state, State::Running(c) if c.awaiting_response()) && Instant::now() < deadline {
         assert!(p.progress().is_none());
         std::thread::sleep(Duration::from_millis(5));
     }
