@@ -33,7 +33,7 @@ build:
 	cargo build --release
 
 # Builds bundles/busybox/rootfs (gitignored) next to the committed config.json, and
-# imports it as image `busybox` for pods (RUNP_IMAGE_DIR, default /var/lib/runp/images).
+# imports it as image `busybox` for pods (RUNP_IMAGE_DIR, else <data-root>/images: /var/lib/runp/images by default).
 bundles: build
 	scripts/mkbundle.sh $(BUNDLE)
 	$(RUNP) image import busybox $(BUNDLE)/rootfs >/dev/null

@@ -93,6 +93,7 @@ tmp=$RUNP_BENCH_TMP
 CG=$RUNP_BENCH_CGROUP
 R=("$RUNP" --root "$tmp/runp")
 export RUNP_IMAGE_DIR=$tmp/images
+export RUNP_DATA_ROOT=$tmp/data
 P=(podman --root "$tmp/podman/root" --runroot "$tmp/podman/runroot" --tmpdir "$tmp/podman/tmp"
     --storage-driver vfs)
 export CONTAINERS_CONF=$tmp/containers.conf

@@ -72,6 +72,7 @@ fi
 tmp=$RUNP_BENCH_TMP
 R=("$RUNP" --root "$tmp/state")
 export RUNP_IMAGE_DIR=$tmp/images
+export RUNP_DATA_ROOT=$tmp/data
 TRACE=$tmp/probe-trace
 export RUNP_PROBE_TRACE=$TRACE
 names=()

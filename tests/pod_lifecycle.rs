@@ -1462,6 +1462,7 @@ fn container_logs_rotate() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains(k), "{k}={v}: {err}");
         assert!(!pe.pod_dir(&bad).exists(), "{k}={v} left {}", pe.pod_dir(&bad).display());
+        assert!(!pe.run_dir(&bad).exists(), "{k}={v} left {}", pe.run_dir(&bad).display());
     }
     pe.stop(&name, &[]);
     pe.check_clean();

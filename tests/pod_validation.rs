@@ -41,6 +41,7 @@ fn refused(pe: &PodEnv, k: u32, name: &str, spec: &str, wants: &[&str]) {
             assert!(err.contains(w), "case {k}: error does not mention {w:?}: {err}");
         }
         assert!(!pe.pod_dir(name).exists() || name.is_empty(), "case {k}: pod dir created");
+        assert!(!pe.run_dir(name).exists() || name.is_empty(), "case {k}: pod run dir created");
         assert!(common::cgroups_named(&u).is_empty(), "case {k}: cgroup created");
         let left = pe.leftovers();
         assert!(left.is_empty(), "case {k}: {left:?}");
@@ -290,7 +291,7 @@ fn cli_errors() {
     pe.check_clean();
 }
 
-/// `pods` (where pod records live under the root) is not a container: `runp delete [--force]
+/// `pods` (where the pods' runtime directories live under the root) is not a container: `runp delete [--force]
 /// pods` deletes nothing of a running pod, and no container may be created with that id.
 #[test]
 fn container_commands_never_touch_pod_records() {
@@ -304,14 +305,14 @@ fn container_commands_never_touch_pod_records() {
         v.sort();
         v
     };
-    let before = files(&pe.pod_dir(&name));
+    let before = (files(&pe.pod_dir(&name)), files(&pe.run_dir(&name)));
     for args in [&["delete", "pods"][..], &["delete", "--force", "pods"][..]] {
         let out = pe.runp(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(err.contains("not a container's state directory"), "{args:?}: {err}");
     }
-    assert_eq!(files(&pe.pod_dir(&name)), before, "pod files changed");
+    assert_eq!((files(&pe.pod_dir(&name)), files(&pe.run_dir(&name))), before, "pod files changed");
     assert_eq!(phase(&pe.status(&name)), "Running");
     assert!(pe.logs(&name, &["-c", "a"]).contains("hello"));
     let bundle = common::base_bundle();

@@ -12,9 +12,14 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "runp", about = "runc runs a container; runp runs a pod.", disable_version_flag = true)]
 pub struct Cli {
-    /// Directory for container state.
+    /// Directory for runtime state: containers, and the pods' sockets, pids and mounts
+    /// (a tmpfs: gone at reboot).
     #[arg(long, default_value = "/run/runp")]
     pub root: PathBuf,
+    /// Directory for persistent data: pod records, logs, volumes, writable layers, images
+    /// (default $RUNP_DATA_ROOT, else /var/lib/runp).
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
     /// Log file (default: stderr).
     #[arg(long)]
     pub log: Option<PathBuf>,
@@ -36,7 +41,7 @@ pub struct Cli {
     /// Accepted for podman compatibility; only "cgroupfs" and "disabled" are understood.
     #[arg(long, hide = true)]
     pub cgroup_manager: Option<String>,
-    /// Where images live (default $RUNP_IMAGE_DIR, else /var/lib/runp/images).
+    /// Where images live (default $RUNP_IMAGE_DIR, else <data-root>/images).
     #[arg(long)]
     pub image_dir: Option<PathBuf>,
     /// Print the version.

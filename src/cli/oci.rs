@@ -105,7 +105,7 @@ pub fn dispatch(cli: Cli) -> i32 {
     };
     let name = cmd_name(&cmd);
     let exec_cmd = matches!(cmd, Cmd::Exec(_));
-    let root = match absolute(&cli.root) {
+    let root = match absolute(&cli.root, "--root") {
         Ok(r) => r,
         Err(e) => {
             report(&e, name, to_file, format);
@@ -121,8 +121,16 @@ pub fn dispatch(cli: Cli) -> i32 {
         );
         return 1;
     }
-    let images = super::pod::image_dir(cli.image_dir.as_deref());
-    match run_cmd(&root, &images, cmd) {
+    let data = match absolute(&super::pod::data_root(cli.data_root.as_deref()), "--data-root") {
+        Ok(d) => d,
+        Err(e) => {
+            report(&e, name, to_file, format);
+            return 1;
+        }
+    };
+    let images = super::pod::image_dir(cli.image_dir.as_deref(), &data);
+    let roots = crate::pod::store::Roots { run: root, data };
+    match run_cmd(&roots, &images, cmd) {
         Ok(code) => code,
         Err(e) => {
             report(&e, name, to_file, format);
@@ -155,17 +163,18 @@ fn cmd_name(cmd: &Cmd) -> &'static str {
     }
 }
 
-fn absolute(p: &Path) -> Result<PathBuf> {
+fn absolute(p: &Path, flag: &str) -> Result<PathBuf> {
     let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) };
     if abs == Path::new("/") {
-        bail!("--root must not be /");
+        bail!("{flag} must not be /");
     }
     Ok(abs)
 }
 
-fn run_cmd(root: &Path, images: &Path, cmd: Cmd) -> Result<i32> {
+fn run_cmd(roots: &crate::pod::store::Roots, images: &Path, cmd: Cmd) -> Result<i32> {
+    let root = roots.run.as_path();
     match cmd {
-        Cmd::Pod { cmd } => super::pod::pod(root, images, cmd),
+        Cmd::Pod { cmd } => super::pod::pod(roots, images, cmd),
         Cmd::Image { cmd } => super::pod::image(images, cmd),
         Cmd::Create(a) => {
             let c = create::create(root, &create_options(&a)?)?;

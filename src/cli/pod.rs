@@ -2,7 +2,7 @@
 
 use crate::pod::backoff::BackoffConfig;
 use crate::pod::images::{ImageConfig, Images};
-use crate::pod::store::{self, PodDir};
+use crate::pod::store::{self, PodDir, Roots};
 use crate::pod::supervisor::{self, Options, Supervisor};
 use crate::pod::{control, logs};
 use anyhow::{anyhow, bail, Context, Result};
@@ -115,10 +115,18 @@ pub enum ImageCmd {
     },
 }
 
-pub fn image_dir(flag: Option<&Path>) -> PathBuf {
+/// `--data-root`, else $RUNP_DATA_ROOT, else /var/lib/runp.
+pub fn data_root(flag: Option<&Path>) -> PathBuf {
     flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("RUNP_IMAGE_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(crate::pod::images::DEFAULT_DIR))
+        .or_else(|| std::env::var_os("RUNP_DATA_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(store::DEFAULT_DATA_ROOT))
+}
+
+/// `--image-dir`, else $RUNP_IMAGE_DIR, else `<data-root>/images`.
+pub fn image_dir(flag: Option<&Path>, data_root: &Path) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("RUNP_IMAGE_DIR").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| data_root.join("images"))
 }
 
 pub fn image(dir: &Path, cmd: ImageCmd) -> Result<i32> {
@@ -149,7 +157,7 @@ fn backoff_from_env() -> BackoffConfig {
     }
 }
 
-pub fn pod(root: &Path, images: &Path, cmd: PodCmd) -> Result<i32> {
+pub fn pod(root: &Roots, images: &Path, cmd: PodCmd) -> Result<i32> {
     match cmd {
         PodCmd::Run { file, detach } => run(root, images, &file, detach),
         PodCmd::Supervise { name, ready_fd } => supervise(root, images, &name, ready_fd),
@@ -169,7 +177,7 @@ pub fn pod(root: &Path, images: &Path, cmd: PodCmd) -> Result<i32> {
     }
 }
 
-fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> {
+fn run(root: &Roots, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> {
     let (text, source) = if file == Path::new("-") {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the manifest from stdin")?;
@@ -191,9 +199,9 @@ fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> 
     }
     let dir = PodDir::new(root, &pod.metadata.name)?;
     dir.create()?;
-    let saved = dir.write_json("pod.json", &pod);
+    let saved = dir.write_json(&dir.manifest(), &pod);
     if let Err(e) = saved {
-        let _ = std::fs::remove_dir_all(&dir.dir);
+        let _ = dir.remove();
         return Err(e);
     }
     if detach {
@@ -201,7 +209,7 @@ fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> 
     }
     let sfd = supervisor::signal_fd()?;
     let opts = Options {
-        root: root.to_path_buf(),
+        root: root.run.clone(),
         image_dir: image_dir.to_path_buf(),
         backoff: backoff_from_env(),
         log_rotation,
@@ -214,14 +222,16 @@ fn run(root: &Path, image_dir: &Path, file: &Path, detach: bool) -> Result<i32> 
 }
 
 /// Starts `runp pod supervise NAME` in its own session and waits until it accepted the pod.
-fn spawn_supervisor(root: &Path, image_dir: &Path, dir: &PodDir) -> Result<i32> {
+fn spawn_supervisor(root: &Roots, image_dir: &Path, dir: &PodDir) -> Result<i32> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::empty()).context("pipe")?;
     // Our own (read-only, sealed) image: its path may not exist in the mount table.
     let exe = std::path::PathBuf::from("/proc/self/exe");
-    let log = std::fs::File::create(dir.path("supervisor.log")).context("creating supervisor.log")?;
+    let log = std::fs::File::create(dir.supervisor_log()).context("creating supervisor.log")?;
     let mut cmd = crate::linux::command::clean_command(&exe.to_string_lossy(), &[]);
     cmd.arg("--root")
-        .arg(root)
+        .arg(&root.run)
+        .arg("--data-root")
+        .arg(&root.data)
         .arg("--image-dir")
         .arg(image_dir)
         .args(["pod", "supervise", &dir.name, "--ready-fd", &w.as_raw_fd().to_string()])
@@ -242,8 +252,8 @@ fn spawn_supervisor(root: &Path, image_dir: &Path, dir: &PodDir) -> Result<i32> 
     // It failed: let it finish its teardown (it still writes into the pod dir) first.
     let mut child = child;
     let _ = child.wait();
-    let log = std::fs::read_to_string(dir.path("supervisor.log")).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir.dir);
+    let log = std::fs::read_to_string(dir.supervisor_log()).unwrap_or_default();
+    let _ = dir.remove();
     if msg.trim().is_empty() {
         let last = log.lines().last().unwrap_or("").trim().trim_start_matches("runp: ");
         bail!(
@@ -254,14 +264,14 @@ fn spawn_supervisor(root: &Path, image_dir: &Path, dir: &PodDir) -> Result<i32> 
     bail!("{}", msg.trim())
 }
 
-fn supervise(root: &Path, image_dir: &Path, name: &str, ready_fd: Option<i32>) -> Result<i32> {
+fn supervise(root: &Roots, image_dir: &Path, name: &str, ready_fd: Option<i32>) -> Result<i32> {
     // The pipe to our parent: it must not leak into pause or containers.
     let ready = ready_fd.and_then(crate::linux::process::adopt_inherited_fd);
     let dir = PodDir::new(root, name)?;
-    let pod: crate::spec::pod::Pod = dir.read_json("pod.json")?;
+    let pod: crate::spec::pod::Pod = dir.read_json(&dir.manifest())?;
     let sfd = supervisor::signal_fd()?;
     let opts = Options {
-        root: root.to_path_buf(),
+        root: root.run.clone(),
         image_dir: image_dir.to_path_buf(),
         backoff: backoff_from_env(),
         log_rotation: crate::pod::logs::Rotation::from_env()?,
@@ -272,12 +282,12 @@ fn supervise(root: &Path, image_dir: &Path, name: &str, ready_fd: Option<i32>) -
     Ok(if phase == crate::pod::status::Phase::Succeeded { 0 } else { 1 })
 }
 
-fn read_status(root: &Path, name: &str) -> Result<(PodDir, Value)> {
+fn read_status(root: &Roots, name: &str) -> Result<(PodDir, Value)> {
     let dir = PodDir::new(root, name)?;
     if !dir.exists() {
         bail!("pod {name:?} not found");
     }
-    let mut v: Value = dir.read_json("status.json")?;
+    let mut v: Value = dir.read_json(&dir.status())?;
     // A supervisor that died leaves a status that claims life: report what is true.
     let terminal = matches!(v["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
     if !terminal && !dir.supervisor_alive() {
@@ -300,11 +310,11 @@ fn age(created_file: &Path) -> String {
     }
 }
 
-fn list(root: &Path, output: Option<&str>) -> Result<i32> {
+fn list(root: &Roots, output: Option<&str>) -> Result<i32> {
     let mut items = Vec::new();
     for name in store::list(root) {
         if let Ok((dir, mut v)) = read_status(root, &name) {
-            v["runp"]["age"] = Value::from(age(&dir.path("pod.json")));
+            v["runp"]["age"] = Value::from(age(&dir.manifest()));
             items.push(v);
         }
     }
@@ -339,7 +349,7 @@ fn strip(mut v: Value) -> Value {
     v
 }
 
-fn status(root: &Path, name: &str, output: Option<&str>) -> Result<i32> {
+fn status(root: &Roots, name: &str, output: Option<&str>) -> Result<i32> {
     let (_, v) = read_status(root, name)?;
     match output.unwrap_or("json") {
         "json" => println!("{}", serde_json::to_string_pretty(&strip(v))?),
@@ -350,7 +360,7 @@ fn status(root: &Path, name: &str, output: Option<&str>) -> Result<i32> {
     Ok(0)
 }
 
-fn describe(root: &Path, name: &str) -> Result<i32> {
+fn describe(root: &Roots, name: &str) -> Result<i32> {
     let (dir, v) = read_status(root, name)?;
     let mut out = std::io::stdout().lock();
     let m = &v["metadata"];
@@ -386,7 +396,7 @@ fn describe(root: &Path, name: &str) -> Result<i32> {
         writeln!(out, "  {:<27} {}", c["type"].as_str().unwrap_or(""), c["status"].as_str().unwrap_or(""))?;
     }
     writeln!(out, "Events:")?;
-    let ev = crate::pod::events::Events::load(&dir.dir);
+    let ev = crate::pod::events::Events::load(dir.data());
     writeln!(out, "  {:<8} {:<22} {:<25} {:<10} Message", "Type", "Reason", "Last seen", "From")?;
     for e in ev.items {
         let count = if e.count > 1 { format!(" (x{} since {})", e.count, e.first_timestamp) } else { String::new() };
@@ -447,7 +457,7 @@ fn container_entry<'a>(v: &'a Value, name: Option<&str>) -> Result<&'a Value> {
 }
 
 fn logs_cmd(
-    root: &Path,
+    root: &Roots,
     name: &str,
     container: Option<&str>,
     follow: bool,
@@ -510,7 +520,7 @@ fn logs_cmd(
     }
 }
 
-fn exec(root: &Path, name: &str, container: Option<&str>, tty: bool, command: Vec<String>) -> Result<i32> {
+fn exec(root: &Roots, name: &str, container: Option<&str>, tty: bool, command: Vec<String>) -> Result<i32> {
     let (_, v) = read_status(root, name)?;
     let c = container_entry(&v, container)?;
     let cname = c["name"].as_str().unwrap_or_default();
@@ -522,11 +532,11 @@ fn exec(root: &Path, name: &str, container: Option<&str>, tty: bool, command: Ve
         .and_then(|x| x["id"].as_str())
         .ok_or_else(|| anyhow!("container {cname:?} in pod {name:?} is not running"))?;
     let o = crate::runtime::exec::ExecOptions { id: id.to_string(), args: command, tty, ..Default::default() };
-    crate::runtime::exec::exec(root, &o)
+    crate::runtime::exec::exec(&root.run, &o)
 }
 
 /// Asks the supervisor to stop the pod and waits until it has.
-pub fn stop(root: &Path, name: &str, grace: Option<i64>, force: bool) -> Result<()> {
+pub fn stop(root: &Roots, name: &str, grace: Option<i64>, force: bool) -> Result<()> {
     let dir = PodDir::new(root, name)?;
     if !dir.exists() {
         bail!("pod {name:?} not found");
@@ -548,7 +558,7 @@ pub fn stop(root: &Path, name: &str, grace: Option<i64>, force: bool) -> Result<
         return Ok(());
     }
     let spec_grace: i64 = dir
-        .read_json::<crate::spec::pod::Pod>("pod.json")
+        .read_json::<crate::spec::pod::Pod>(&dir.manifest())
         .map(|p| p.spec.termination_grace_period_seconds)
         .unwrap_or(30);
     let g = if force { 1 } else { grace.unwrap_or(spec_grace).max(1) };
@@ -563,29 +573,29 @@ pub fn stop(root: &Path, name: &str, grace: Option<i64>, force: bool) -> Result<
 }
 
 /// After a supervisor died: kill and remove whatever of the pod is left.
-fn cleanup_orphans(root: &Path, dir: &PodDir) {
-    if let Ok(v) = dir.read_json::<Value>("status.json") {
+fn cleanup_orphans(root: &Roots, dir: &PodDir) {
+    if let Ok(v) = dir.read_json::<Value>(&dir.status()) {
         for c in v["runp"]["containerIDs"].as_array().into_iter().flatten() {
             if let Some(id) = c["id"].as_str() {
-                let _ = crate::runtime::delete::delete(root, id, true);
+                let _ = crate::runtime::delete::delete(&root.run, id, true);
             }
         }
         if let Some(uid) = v["metadata"]["uid"].as_str() {
             crate::pod::volumes::remove_cgroup_dirs(&format!("/runp/pod_{uid}"));
         }
     }
-    if let Ok(entries) = std::fs::read_dir(dir.path("volumes")) {
+    if let Ok(entries) = std::fs::read_dir(dir.memory_volumes()) {
         for e in entries.flatten() {
             let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
         }
     }
-    let _ = nix::mount::umount2(&dir.path("shm"), nix::mount::MntFlags::MNT_DETACH);
-    let _ = nix::mount::umount2(&dir.path("proc"), nix::mount::MntFlags::MNT_DETACH);
+    let _ = nix::mount::umount2(&dir.shm(), nix::mount::MntFlags::MNT_DETACH);
+    let _ = nix::mount::umount2(&dir.proc_dir(), nix::mount::MntFlags::MNT_DETACH);
 }
 
-fn rm(root: &Path, name: &str, force: bool) -> Result<()> {
+fn rm(root: &Roots, name: &str, force: bool) -> Result<()> {
     let dir = PodDir::new(root, name)?;
-    if !dir.dir.exists() {
+    if !dir.any_exists() {
         bail!("pod {name:?} not found");
     }
     if dir.supervisor_alive() {
@@ -603,13 +613,12 @@ fn rm(root: &Path, name: &str, force: bool) -> Result<()> {
         }
     }
     cleanup_orphans(root, &dir);
-    std::fs::remove_dir_all(&dir.dir).with_context(|| format!("removing {}", dir.dir.display()))?;
-    Ok(())
+    dir.remove()
 }
 
-fn events(root: &Path, name: &str, output: Option<&str>, follow: bool) -> Result<i32> {
+fn events(root: &Roots, name: &str, output: Option<&str>, follow: bool) -> Result<i32> {
     let dir = PodDir::new(root, name)?;
-    if !dir.dir.exists() {
+    if !dir.any_exists() {
         bail!("pod {name:?} not found");
     }
     // Events are identified by (id, count): a merged repeat is printed again.
@@ -618,7 +627,7 @@ fn events(root: &Path, name: &str, output: Option<&str>, follow: bool) -> Result
     loop {
         // Checked before reading, so the last events of a supervisor that just exited are shown.
         let alive = dir.supervisor_alive();
-        let ev = crate::pod::events::Events::load(&dir.dir);
+        let ev = crate::pod::events::Events::load(dir.data());
         for e in &ev.items {
             if seen.insert(e.id, e.count) == Some(e.count) {
                 continue;
@@ -655,7 +664,7 @@ fn parse_duration(s: &str) -> Result<Duration> {
 }
 
 /// `kubectl wait`: exits 0 when the condition holds, 1 with an error at the timeout.
-fn wait(root: &Path, name: &str, cond: &str, timeout: &str) -> Result<i32> {
+fn wait(root: &Roots, name: &str, cond: &str, timeout: &str) -> Result<i32> {
     let deadline = Instant::now() + parse_duration(timeout)?;
     let check = |v: &Value| -> Result<bool> {
         if let Some(c) = cond.strip_prefix("condition=") {

@@ -9,6 +9,7 @@ pub mod child_args;
 pub mod command;
 pub mod console;
 pub mod exeseal;
+pub mod fs;
 pub mod node;
 pub mod ns;
 pub mod pause;

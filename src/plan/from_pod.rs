@@ -43,7 +43,10 @@ pub struct ImageDefaults {
 /// Where one container instance lives and what it joins.
 #[derive(Debug, Clone)]
 pub struct PodContext {
+    /// The pod's data directory: `etc/` (hosts, hostname, resolv.conf); the bundle path.
     pub pod_dir: PathBuf,
+    /// The pod's /dev/shm on the host (in its run directory).
+    pub shm: PathBuf,
     /// The pause process whose namespaces the container joins.
     pub pause_pid: i32,
     /// Join pause's PID namespace (runp's default) instead of getting a private one.
@@ -96,7 +99,7 @@ fn mounts(c: &Container, ctx: &PodContext) -> Result<Vec<MountPlan>> {
         // One /dev/shm for the whole pod (it shares the IPC namespace): the sandbox's tmpfs.
         mount(
             MountKind::Bind { recursive: false },
-            &ctx.pod_dir.join("shm").to_string_lossy(),
+            &ctx.shm.to_string_lossy(),
             "",
             "/dev/shm",
             nosuid | noexec | nodev,

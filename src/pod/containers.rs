@@ -45,7 +45,7 @@ impl Supervisor {
         let (rootfs, cfg) = self.images.get(&spec.image)?;
         let n = self.machine.ctrs[i].instance();
         let name = spec.name.clone();
-        let inst_dir = self.dir.path(&format!("containers/{name}/{n}"));
+        let inst_dir = self.dir.instance(&name, n);
         for d in ["upper", "work", "rootfs"] {
             std::fs::create_dir_all(inst_dir.join(d)).with_context(|| format!("creating {}", inst_dir.display()))?;
         }
@@ -61,7 +61,8 @@ impl Supervisor {
         };
         let pause_pid = self.pause.as_ref().map(|p| p.pid).ok_or_else(|| anyhow!("the pod sandbox is gone"))?;
         let ctx = PodContext {
-            pod_dir: self.dir.dir.clone(),
+            pod_dir: self.dir.data().to_path_buf(),
+            shm: self.dir.shm(),
             pause_pid,
             share_pid: self.share_pid,
             instance_dir: inst_dir.clone(),
@@ -90,7 +91,7 @@ impl Supervisor {
             stdio: Some([null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()]),
             die_with_parent: true,
             // Used only when the container joins pause's PID namespace.
-            pid_ns_proc: Some(self.dir.path("proc")),
+            pid_ns_proc: Some(self.dir.proc_dir()),
             ..Default::default()
         };
         *container_id = format!("runp://{oci_id}");
@@ -154,8 +155,8 @@ impl Supervisor {
             log::warn!("removing container {}: {e:#}", inst.oci_id);
         }
         let message = termination_message(&inst, &self.specs[i], code);
-        let _ = std::fs::remove_dir_all(inst.dir.join("upper"));
-        let _ = std::fs::remove_dir_all(inst.dir.join("work"));
+        let _ = super::store::remove_tree(&inst.dir.join("upper"));
+        let _ = super::store::remove_tree(&inst.dir.join("work"));
         Some(Input::Exited { ctr: i, exit_code: code, oom_killed, message })
     }
 

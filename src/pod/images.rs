@@ -1,12 +1,10 @@
 //! Local images: a rootfs directory and a little config (entrypoint, cmd, env, workdir,
-//! stop signal), under `--image-dir` (RUNP_IMAGE_DIR, default /var/lib/runp/images).
+//! stop signal), under `--image-dir` (RUNP_IMAGE_DIR, default `<data-root>/images`).
 //! There is no registry: `runp image import NAME DIR` is how an image arrives.
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-pub const DEFAULT_DIR: &str = "/var/lib/runp/images";
 
 /// What an image says about how to run it (the OCI image config's runtime part).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -86,14 +84,14 @@ impl Images {
         }
         let e = self.entry(&full);
         let tmp = self.dir.join(format!(".import-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
+        let _ = super::store::remove_tree(&tmp);
         std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         copy_tree(src, &tmp.join("rootfs"))?;
         cfg.name = full.clone();
         cfg.created = crate::time::now_nanos();
         std::fs::write(tmp.join("image.json"), serde_json::to_vec_pretty(&cfg)?)?;
         if e.exists() {
-            std::fs::remove_dir_all(&e).with_context(|| format!("replacing {}", e.display()))?;
+            super::store::remove_tree(&e).context("replacing the image")?;
         }
         std::fs::rename(&tmp, &e).with_context(|| format!("installing {}", e.display()))?;
         Ok(full)
@@ -126,7 +124,7 @@ impl Images {
         if !e.exists() {
             bail!("image {full:?} not found");
         }
-        std::fs::remove_dir_all(&e).with_context(|| format!("removing {}", e.display()))
+        super::store::remove_tree(&e)
     }
 }
 

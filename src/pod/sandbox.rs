@@ -11,10 +11,8 @@ impl Supervisor {
     /// Directories, /etc files, volumes, the pause process; then the supervisor joins the pod's
     /// network namespace so that httpGet/tcpSocket handlers reach `localhost` of the pod.
     pub fn create_sandbox(&mut self) -> Result<()> {
-        for d in ["logs", "volumes", "etc", "containers", "shm", "proc"] {
-            std::fs::create_dir_all(self.dir.path(d)).with_context(|| format!("creating {d}"))?;
-        }
-        let shm = self.dir.path("shm");
+        self.dir.make_dirs()?;
+        let shm = self.dir.shm();
         if self.pod.spec.host_ipc {
             nix::mount::mount(Some("/dev/shm"), &shm, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
                 .context("binding the host's /dev/shm")?;
@@ -31,8 +29,8 @@ impl Supervisor {
         }
         let hostname = from_pod::pod_hostname(&self.pod);
         let hosts = format!("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t{hostname}\n");
-        std::fs::write(self.dir.path("etc/hosts"), hosts)?;
-        std::fs::write(self.dir.path("etc/hostname"), format!("{hostname}\n"))?;
+        std::fs::write(self.dir.etc("hosts"), hosts)?;
+        std::fs::write(self.dir.etc("hostname"), format!("{hostname}\n"))?;
         let resolv = match &self.pod.spec.dns_config {
             Some(cfg) if self.pod.spec.dns_policy.as_str() == "None" => {
                 let mut s = String::new();
@@ -46,7 +44,7 @@ impl Supervisor {
             }
             _ => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         };
-        std::fs::write(self.dir.path("etc/resolv.conf"), resolv)?;
+        std::fs::write(self.dir.etc("resolv.conf"), resolv)?;
         if self.pod.spec.dns_policy.as_str().starts_with("ClusterFirst") {
             let m = format!("pod: \"{}_{}({})\". kubelet does not have ClusterDNS IP configured and cannot create Pod using \"ClusterFirst\" policy. Falling back to \"Default\" policy.", self.pod.metadata.name, self.pod.metadata.namespace, self.pod.metadata.uid);
             self.event("Warning", "MissingClusterDNS", "", &m);
@@ -79,7 +77,7 @@ impl Supervisor {
         let mut pause = crate::linux::pause::spawn(flags, host)?;
         // The /proc of the pod's containers (see runtime::create::late_proc_mounts): pause's,
         // mounted on the host at <pod>/proc; a re-created sandbox replaces the old one.
-        let proc_dir = self.dir.path("proc");
+        let proc_dir = self.dir.proc_dir();
         let _ = nix::mount::umount2(&proc_dir, nix::mount::MntFlags::MNT_DETACH);
         if let Some(fd) = pause.proc_mount.take() {
             if let Err(e) = crate::linux::sys::attach_mount(&fd, &proc_dir) {
@@ -100,7 +98,11 @@ impl Supervisor {
         for (i, v) in self.pod.spec.volumes.clone().iter().enumerate() {
             let field = format!("spec.volumes[{i}]");
             if let Some(ed) = &v.empty_dir {
-                let dir = self.dir.path(&format!("volumes/{}", v.name));
+                let dir = if ed.medium == StorageMedium::Memory {
+                    self.dir.memory_volume(&v.name)
+                } else {
+                    self.dir.volume(&v.name)
+                };
                 std::fs::create_dir_all(&dir).with_context(|| format!("{field}: creating {}", dir.display()))?;
                 std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&dir)?.permissions(), 0o777);
                 std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))?;
@@ -134,14 +136,16 @@ impl Supervisor {
         }
         for v in &self.pod.spec.volumes {
             if v.empty_dir.as_ref().is_some_and(|e| e.medium == StorageMedium::Memory) {
-                let dir = self.dir.path(&format!("volumes/{}", v.name));
+                let dir = self.dir.memory_volume(&v.name);
                 let _ = nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH);
             }
         }
-        let _ = nix::mount::umount2(&self.dir.path("shm"), nix::mount::MntFlags::MNT_DETACH);
-        let _ = nix::mount::umount2(&self.dir.path("proc"), nix::mount::MntFlags::MNT_DETACH);
+        let _ = nix::mount::umount2(&self.dir.shm(), nix::mount::MntFlags::MNT_DETACH);
+        let _ = nix::mount::umount2(&self.dir.proc_dir(), nix::mount::MntFlags::MNT_DETACH);
         super::volumes::remove_cgroup_dirs(&self.cgroup_parent);
-        let _ = std::fs::remove_dir_all(self.dir.path("containers"));
+        if let Err(e) = super::store::remove_tree(&self.dir.containers()) {
+            log::warn!("{e:#}");
+        }
         let _ = std::fs::remove_file(self.dir.control());
     }
 

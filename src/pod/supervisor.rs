@@ -158,7 +158,7 @@ impl Supervisor {
                 if field_path.is_empty() { format!("pod/{}", self.pod.metadata.name) } else { field_path.to_string() };
             println!("{} {:<7} {:<20} {}: {}", e.last_timestamp, e.kind, e.reason, obj, e.message);
         }
-        if let Err(e2) = self.events.persist(&self.dir.dir, &e) {
+        if let Err(e2) = self.events.persist(self.dir.data(), &e) {
             log::warn!("recording an event: {e2:#}");
         }
     }
@@ -283,7 +283,7 @@ impl Supervisor {
         });
         let text = doc.to_string();
         if text != self.last_status {
-            if let Err(e) = crate::runtime::state::write_atomic(&self.dir.path("status.json"), text.as_bytes(), 0o600) {
+            if let Err(e) = crate::runtime::state::write_atomic(&self.dir.status(), text.as_bytes(), 0o600) {
                 log::warn!("writing pod status: {e:#}");
             }
             self.last_status = text;
@@ -301,7 +301,7 @@ impl Supervisor {
             pid: std::process::id() as i32,
             start_time: crate::linux::process::stat(std::process::id() as i32).map(|s| s.start_time).unwrap_or(0),
         };
-        self.dir.write_json("supervisor.json", &rec)?;
+        self.dir.record_supervisor(&rec)?;
         self.listener = Some(control::listen(&self.dir.control())?);
         let node = self.pod.spec.node_name.clone().unwrap_or_default();
         let m = &self.pod.metadata;

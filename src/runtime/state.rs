@@ -101,7 +101,8 @@ impl StateDir {
 
     /// Makes the directory; fails if the id is taken. Exactly one of many racing creates wins.
     pub fn create(&self) -> Result<()> {
-        // <root>/pods holds the pod records (pod::store): no container may take that name.
+        // <root>/pods holds the pods' runtime directories (pod::store; the whole records of
+        // pods from before --data-root): no container may take that name.
         if self.id == "pods" {
             bail!("container ID {:?} is reserved for runp's pod records", self.id);
         }

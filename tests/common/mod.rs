@@ -233,6 +233,46 @@ pub fn cgroups_named(needle: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Mount points at or below `dir` (from /proc/self/mountinfo; octal escapes decoded).
+pub fn mount_points_under(dir: &Path) -> Vec<PathBuf> {
+    let unescape = |s: &str| -> PathBuf {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'\\' && i + 3 < b.len() {
+                if let Some(v) = std::str::from_utf8(&b[i + 1..i + 4]).ok().and_then(|o| u8::from_str_radix(o, 8).ok())
+                {
+                    out.push(v);
+                    i += 4;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(out))
+    };
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(unescape))
+        .filter(|m| m.starts_with(dir))
+        .collect()
+}
+
+/// Detaches every mount at or below `dir`, deepest first (test cleanup: the directory is
+/// about to be removed recursively).
+pub fn unmount_under(dir: &Path) {
+    let mut points = mount_points_under(dir);
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for p in points {
+        let Ok(c) = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str())) else { continue };
+        // SAFETY: umount2 with a NUL-terminated path.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
 /// Mount lines of the host that mention `needle`.
 pub fn host_mounts_with(needle: &str) -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")

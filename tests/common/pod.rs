@@ -1,4 +1,4 @@
-//! Pod test harness: a private `--root` and `--image-dir` per test, `busybox` and `nginx`
+//! Pod test harness: a private `--root`, `--data-root` and `--image-dir` per test, `busybox` and `nginx`
 //! images imported from the busybox rootfs, helpers to run pods and poll their status, and
 //! cleanup that runs even when a test fails (Drop) plus a check that nothing is left
 //! (`PodEnv::check_clean`, called by the test itself).
@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 /// One test's pod world.
 pub struct PodEnv {
     pub env: Env,
+    /// `--data-root`: the pods' persistent files (`--root` holds their runtime state).
+    pub data: tempfile::TempDir,
     pub images: tempfile::TempDir,
     /// RUNP_BACKOFF_INITIAL_MS / RUNP_BACKOFF_CAP_MS passed to `pod run`.
     pub backoff_ms: (u64, u64),
@@ -49,8 +51,9 @@ impl PodEnv {
             return None;
         }
         let env = Env::new();
+        let data = tempfile::Builder::new().prefix("runp-test-data").tempdir().expect("tempdir");
         let images = tempfile::Builder::new().prefix("runp-test-images").tempdir().expect("tempdir");
-        let pe = PodEnv { env, images, backoff_ms: (200, 1000), uids: Mutex::new(Vec::new()) };
+        let pe = PodEnv { env, data, images, backoff_ms: (200, 1000), uids: Mutex::new(Vec::new()) };
         let rootfs = common::base_bundle().join("rootfs");
         pe.ok(&["image", "import", "busybox", rootfs.to_str().expect("utf8")]);
         // nginx = the busybox rootfs with a document root, serving it with httpd on :80.
@@ -79,14 +82,26 @@ impl PodEnv {
         self.env.root()
     }
 
+    /// `--data-root`.
+    pub fn data_root(&self) -> &Path {
+        self.data.path()
+    }
+
     pub fn scratch(&self) -> &Path {
         self.env.scratch.path()
     }
 
-    /// `runp --root R --image-dir I ARGS...` with the back-off knobs set.
+    /// `runp --root R --data-root D --image-dir I ARGS...` with the back-off knobs set.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(common::runp_bin());
-        c.arg("--root").arg(self.root()).arg("--image-dir").arg(self.images.path()).args(args).stdin(Stdio::null());
+        c.arg("--root")
+            .arg(self.root())
+            .arg("--data-root")
+            .arg(self.data_root())
+            .arg("--image-dir")
+            .arg(self.images.path())
+            .args(args)
+            .stdin(Stdio::null());
         c.env("RUNP_BACKOFF_INITIAL_MS", self.backoff_ms.0.to_string());
         c.env("RUNP_BACKOFF_CAP_MS", self.backoff_ms.1.to_string());
         c
@@ -165,7 +180,14 @@ impl PodEnv {
         }
     }
 
+    /// The pod's persistent files: `<data-root>/pods/<name>`.
     pub fn pod_dir(&self, name: &str) -> PathBuf {
+        self.data_root().join("pods").join(name)
+    }
+
+    /// The pod's runtime files: `<root>/pods/<name>` (supervisor.json, control.sock, shm,
+    /// proc, Memory emptyDirs).
+    pub fn run_dir(&self, name: &str) -> PathBuf {
         self.root().join("pods").join(name)
     }
 
@@ -275,7 +297,7 @@ impl PodEnv {
 
     /// The supervisor's pid from `<root>/pods/<name>/supervisor.json`.
     pub fn supervisor_pid(&self, name: &str) -> i32 {
-        let text = std::fs::read_to_string(self.pod_dir(name).join("supervisor.json")).expect("supervisor.json");
+        let text = std::fs::read_to_string(self.run_dir(name).join("supervisor.json")).expect("supervisor.json");
         let v: Value = serde_json::from_str(&text).expect("supervisor json");
         v["pid"].as_i64().expect("pid") as i32
     }
@@ -303,19 +325,32 @@ impl PodEnv {
         out
     }
 
-    /// Names of the pods in the root.
+    /// Names of the pods with a directory in the data root or the run root.
     pub fn pods(&self) -> Vec<String> {
-        std::fs::read_dir(self.root().join("pods"))
-            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-            .unwrap_or_default()
+        let names = |root: &Path| -> Vec<String> {
+            std::fs::read_dir(root.join("pods"))
+                .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default()
+        };
+        let mut v = names(self.data_root());
+        v.extend(names(self.root()));
+        v.sort();
+        v.dedup();
+        v
     }
 
-    /// What is left of this root on the host (empty = clean).
+    /// What is left of this root and data root on the host (empty = clean).
     pub fn leftovers(&self) -> Vec<String> {
         let mut left = Vec::new();
         let root = self.root().to_string_lossy().into_owned();
+        let data = self.data_root().to_string_lossy().into_owned();
         for p in self.pods() {
-            left.push(format!("pod dir {p}"));
+            if self.pod_dir(&p).exists() {
+                left.push(format!("pod dir {p}"));
+            }
+            if self.run_dir(&p).exists() {
+                left.push(format!("pod run dir {p}"));
+            }
         }
         for e in std::fs::read_dir(self.root()).into_iter().flatten().flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
@@ -328,7 +363,7 @@ impl PodEnv {
                 left.push(format!("cgroup {}", cg.display()));
             }
         }
-        for m in host_mounts_with(&root) {
+        for m in host_mounts_with(&root).into_iter().chain(host_mounts_with(&data)) {
             left.push(format!("mount {m}"));
         }
         for p in processes_with(&root) {
@@ -368,6 +403,11 @@ impl Drop for PodEnv {
             let _ = self.runp(&["pod", "rm", "--force", &p]);
         }
         reap_zombies();
+        // The temporary directories are removed next, recursively: never into a mount (a
+        // bind of the host's /dev/shm) a failed test may have left in them.
+        for dir in [self.root().to_path_buf(), self.data_root().to_path_buf()] {
+            common::unmount_under(&dir);
+        }
     }
 }
 
@@ -530,9 +570,14 @@ impl PodEnv {
         Bg { child, out, err }
     }
 
-    /// The host directory of emptyDir volume `vol` of pod `name`.
+    /// The host directory of (disk) emptyDir volume `vol` of pod `name`.
     pub fn volume(&self, name: &str, vol: &str) -> PathBuf {
         self.pod_dir(name).join("volumes").join(vol)
+    }
+
+    /// The host directory (a tmpfs mount point) of Memory emptyDir volume `vol`.
+    pub fn memory_volume(&self, name: &str, vol: &str) -> PathBuf {
+        self.run_dir(name).join("volumes").join(vol)
     }
 }
 
