@@ -586,11 +586,11 @@ fn cleanup_orphans(root: &Roots, dir: &PodDir) {
     }
     if let Ok(entries) = std::fs::read_dir(dir.memory_volumes()) {
         for e in entries.flatten() {
-            let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
+            crate::linux::mounts::detach(&e.path());
         }
     }
-    let _ = nix::mount::umount2(&dir.shm(), nix::mount::MntFlags::MNT_DETACH);
-    let _ = nix::mount::umount2(&dir.proc_dir(), nix::mount::MntFlags::MNT_DETACH);
+    crate::linux::mounts::detach(&dir.shm());
+    crate::linux::mounts::detach(&dir.proc_dir());
 }
 
 fn rm(root: &Roots, name: &str, force: bool) -> Result<()> {

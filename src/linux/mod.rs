@@ -10,6 +10,7 @@ pub mod command;
 pub mod console;
 pub mod exeseal;
 pub mod fs;
+pub mod mounts;
 pub mod node;
 pub mod ns;
 pub mod pause;

@@ -2,9 +2,11 @@
 //! pod's namespaces (the supervisor joins its network namespace), and the teardown at the end.
 
 use super::supervisor::Supervisor;
+use crate::linux::mounts;
 use crate::plan::from_pod;
 use crate::spec::pod::StorageMedium;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
+use std::path::Path;
 use std::time::Duration;
 
 impl Supervisor {
@@ -14,18 +16,9 @@ impl Supervisor {
         self.dir.make_dirs()?;
         let shm = self.dir.shm();
         if self.pod.spec.host_ipc {
-            nix::mount::mount(Some("/dev/shm"), &shm, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
-                .context("binding the host's /dev/shm")?;
+            mounts::bind(Path::new("/dev/shm"), &shm).context("the pod's /dev/shm (hostIPC)")?;
         } else {
-            use nix::mount::MsFlags as F;
-            nix::mount::mount(
-                Some("shm"),
-                &shm,
-                Some("tmpfs"),
-                F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC,
-                Some("mode=1777,size=65536k"),
-            )
-            .context("mounting the pod's /dev/shm")?;
+            mounts::tmpfs("shm", &shm, "mode=1777,size=65536k", true).context("the pod's /dev/shm")?;
         }
         let hostname = from_pod::pod_hostname(&self.pod);
         let hosts = format!("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t{hostname}\n");
@@ -78,18 +71,15 @@ impl Supervisor {
         // The /proc of the pod's containers (see runtime::create::late_proc_mounts): pause's,
         // mounted on the host at <pod>/proc; a re-created sandbox replaces the old one.
         let proc_dir = self.dir.proc_dir();
-        let _ = nix::mount::umount2(&proc_dir, nix::mount::MntFlags::MNT_DETACH);
+        mounts::detach(&proc_dir);
         if let Some(fd) = pause.proc_mount.take() {
-            if let Err(e) = crate::linux::sys::attach_mount(&fd, &proc_dir) {
+            if let Err(e) = mounts::attach(&fd, &proc_dir) {
                 pause.stop(Duration::from_secs(2));
-                return Err(anyhow!("mounting the pod's /proc on {}: {e}", proc_dir.display()));
+                return Err(e.context("the pod's /proc"));
             }
         }
         if !s.host_network {
-            let ns = std::fs::File::open(format!("/proc/{}/ns/net", pause.pid))
-                .context("opening the pod's network namespace")?;
-            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
-                .context("joining the pod's network namespace")?;
+            mounts::join_net_ns_of(pause.pid)?;
         }
         Ok(pause)
     }
@@ -108,14 +98,8 @@ impl Supervisor {
                 std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))?;
                 if ed.medium == StorageMedium::Memory {
                     let size = ed.size_limit.as_ref().and_then(|q| q.bytes()).unwrap_or(64 << 20);
-                    nix::mount::mount(
-                        Some("tmpfs"),
-                        &dir,
-                        Some("tmpfs"),
-                        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
-                        Some(format!("size={size},mode=1777").as_str()),
-                    )
-                    .with_context(|| format!("{field}: mounting tmpfs on {}", dir.display()))?;
+                    mounts::tmpfs("tmpfs", &dir, &format!("size={size},mode=1777"), false)
+                        .with_context(|| format!("{field}.emptyDir"))?;
                 }
                 self.volumes.insert(v.name.clone(), dir);
             } else if let Some(hp) = &v.host_path {
@@ -137,11 +121,11 @@ impl Supervisor {
         for v in &self.pod.spec.volumes {
             if v.empty_dir.as_ref().is_some_and(|e| e.medium == StorageMedium::Memory) {
                 let dir = self.dir.memory_volume(&v.name);
-                let _ = nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH);
+                mounts::detach(&dir);
             }
         }
-        let _ = nix::mount::umount2(&self.dir.shm(), nix::mount::MntFlags::MNT_DETACH);
-        let _ = nix::mount::umount2(&self.dir.proc_dir(), nix::mount::MntFlags::MNT_DETACH);
+        mounts::detach(&self.dir.shm());
+        mounts::detach(&self.dir.proc_dir());
         super::volumes::remove_cgroup_dirs(&self.cgroup_parent);
         if let Err(e) = super::store::remove_tree(&self.dir.containers()) {
             log::warn!("{e:#}");
