@@ -194,24 +194,42 @@ fn read_reply(sock: &OwnedFd) -> Result<(u8, Option<OwnedFd>)> {
 
 impl Pause {
     /// SIGTERM (pause exits 0), then SIGKILL if it is still there after `grace`.
+    /// Stops pause: SIGTERM, SIGKILL after `grace`, and waits for it (at most 5 s more).
+    ///
+    /// While waiting it also reaps every other exited child of ours: pause is the init of the
+    /// pod's PID namespace, and it cannot finish exiting while a process of that namespace is
+    /// a zombie its parent (us: the second stage of an exec probe or handler) has not reaped.
+    /// Call it when nothing else of ours needs reaping (the pod is done).
     pub fn stop(&self, grace: std::time::Duration) {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
         let _ = self.signal(libc::SIGTERM);
-        let deadline = crate::time::deadline(grace);
+        let pid = nix::unistd::Pid::from_raw(self.pid);
+        let term_until = crate::time::deadline(grace);
+        let give_up = crate::time::after(term_until, std::time::Duration::from_secs(5));
+        let mut killed = false;
         loop {
-            match nix::sys::wait::waitpid(
-                nix::unistd::Pid::from_raw(self.pid),
-                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-            ) {
-                Ok(nix::sys::wait::WaitStatus::StillAlive) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-                Ok(nix::sys::wait::WaitStatus::StillAlive) => {
-                    let _ = self.signal(libc::SIGKILL);
-                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
-                    return;
-                }
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => {}
                 _ => return,
             }
+            // Other children that ended: reaped, so that pause's namespace can empty.
+            while let Ok(st) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                match st.pid() {
+                    Some(p) if p == pid => return,
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            let now = std::time::Instant::now();
+            if !killed && now >= term_until {
+                let _ = self.signal(libc::SIGKILL);
+                killed = true;
+            }
+            if now >= give_up {
+                log::warn!("pause (pid {}) did not exit", self.pid);
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
 

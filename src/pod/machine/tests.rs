@@ -714,3 +714,103 @@ fn oom_killed_and_termination_messages_reach_the_status() {
     assert_eq!(t.finished_at, "2027-01-15T08:00:02Z");
     assert_eq!(p.display(), "OOMKilled");
 }
+
+#[test]
+fn a_stop_during_crash_loop_back_off_finishes_at_once() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n");
+    p.feed(Input::SandboxReady);
+    p.exit("a", 1);
+    p.exit("a", 1);
+    assert_eq!(waiting_reason(p.status("a")), "CrashLoopBackOff");
+    let a = p.feed(Input::Stop { grace: None });
+    assert!(a.contains(&Action::StopSandbox));
+    assert!(p.m.finished);
+    assert!(p.m.next_deadline().is_none(), "no restart left pending");
+    assert_eq!(p.m.phase, Phase::Failed);
+}
+
+#[test]
+fn a_failed_startup_probe_kills_the_container() {
+    let mut p = spec(
+        "  containers:
+  - name: a
+    image: busybox
+    startupProbe: {exec: {command: [check]}, periodSeconds: 2, failureThreshold: 2}
+",
+    );
+    p.feed(Input::SandboxReady);
+    p.wait(Duration::ZERO);
+    p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Failure("no".into()) });
+    p.wait(2 * S);
+    let a = p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Failure("no".into()) });
+    assert!(events(&a).contains(&"Killing: Container a failed startup probe, will be restarted".to_string()));
+    assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
+    assert!(!p.status("a").started);
+}
+
+#[test]
+fn the_next_container_waits_for_a_sidecars_startup_probe() {
+    let mut p = spec(
+        "  initContainers:
+  - name: s
+    image: busybox
+    restartPolicy: Always
+    startupProbe: {tcpSocket: {port: 80}, periodSeconds: 1}
+  containers:
+  - {name: a, image: busybox}
+",
+    );
+    let a = p.feed(Input::SandboxReady);
+    assert_eq!(starts(&p, &a), ["s"]);
+    assert_eq!(p.display(), "Init:0/1");
+    assert_eq!(
+        p.m.conds.get("Initialized").map(|c| c.message.as_str()),
+        Some("containers with incomplete status: [s]")
+    );
+    p.wait(Duration::ZERO);
+    let a = p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Success });
+    assert_eq!(starts(&p, &a), ["a"]);
+    assert!(p.cond("Initialized"));
+}
+
+#[test]
+fn readiness_keeps_probing_while_the_pod_terminates_and_liveness_stops() {
+    let mut p = spec(
+        "  containers:
+  - name: a
+    image: busybox
+    livenessProbe: {exec: {command: [live]}, periodSeconds: 1}
+    readinessProbe: {exec: {command: [ready]}, periodSeconds: 1}
+",
+    );
+    p.feed(Input::SandboxReady);
+    p.wait(Duration::ZERO);
+    p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Success });
+    p.feed(Input::ProbeDone { ctr: 0, probe: 1, verdict: Verdict::Success });
+    p.feed(Input::Stop { grace: None });
+    let a = p.wait(S);
+    assert_eq!(probe_starts(&a), [(0, 1)]);
+}
+
+#[test]
+fn conditions_keep_their_transition_time_until_they_flip() {
+    let mut p = spec(
+        "  containers:
+  - name: a
+    image: busybox
+    readinessProbe: {exec: {command: [ready]}, periodSeconds: 1, failureThreshold: 1}
+",
+    );
+    p.feed(Input::SandboxReady);
+    p.wait(Duration::ZERO);
+    p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Success });
+    let since = p.m.conds.get("Ready").map(|c| c.since.clone());
+    assert_eq!(since.as_deref(), Some("2027-01-15T08:00:00Z"));
+    p.wait(5 * S);
+    p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Success });
+    assert_eq!(p.m.conds.get("Ready").map(|c| c.since.clone()), since);
+    p.wait(S);
+    p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Failure("no".into()) });
+    let c = p.m.conds.get("Ready").cloned().expect("Ready");
+    assert_eq!((c.status, c.since.as_str()), (false, "2027-01-15T08:00:06Z"));
+}
