@@ -9,6 +9,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 pub struct ProcStat {
     pub state: char,
     pub ppid: i32,
+    /// Field 9: the kernel's PF_* flags.
+    pub flags: u32,
     /// Field 22: start time in clock ticks since boot.
     pub start_time: u64,
 }
@@ -23,6 +25,7 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     Some(ProcStat {
         state: f.first()?.chars().next()?,
         ppid: f.get(1)?.parse().ok()?,
+        flags: f.get(6)?.parse().ok()?,
         start_time: f.get(19)?.parse().ok()?,
     })
 }
@@ -32,6 +35,16 @@ pub fn stat(pid: i32) -> Option<ProcStat> {
         return None;
     }
     parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The kernel's PF_EXITING: the process has begun to exit.
+const PF_EXITING: u32 = 0x4;
+
+/// True when `pid` (ours, not yet reaped) has begun to exit or is a zombie. A PID
+/// namespace's init that was killed stays in this state until every other process of its
+/// namespace has been reaped.
+pub fn is_exiting(pid: i32) -> bool {
+    stat(pid).is_some_and(|s| matches!(s.state, 'Z' | 'X') || s.flags & PF_EXITING != 0)
 }
 
 /// True when `pid` is still the process that started at `start_time` and has not exited.

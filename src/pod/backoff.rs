@@ -15,6 +15,9 @@ impl Default for BackoffConfig {
     }
 }
 
+/// The shortest delay taken from a configuration.
+const MIN_DELAY: Duration = Duration::from_millis(1);
+
 /// One container's back-off entry.
 #[derive(Debug, Clone, Default)]
 pub struct Backoff {
@@ -35,6 +38,10 @@ impl Backoff {
     /// The kubelet's doBackOff: a missing or expired entry restarts at once with a fresh
     /// delay; otherwise wait out the current delay, then double it (capped).
     pub fn decide(&mut self, cfg: &BackoffConfig, finished: Instant, now: Instant) -> Decision {
+        // A zero delay would restart a container that fails to start without ever waiting;
+        // a huge one would overflow the clock.
+        let bound = |d: Duration| d.clamp(MIN_DELAY, crate::time::MAX_WAIT);
+        let cfg = BackoffConfig { initial: bound(cfg.initial), cap: bound(cfg.cap) };
         match self.entry {
             Some((delay, last)) if finished.saturating_duration_since(last) <= cfg.cap * 2 => {
                 if now.saturating_duration_since(finished) < delay {
@@ -108,6 +115,20 @@ mod tests {
         assert!(
             matches!(b.decide(&cfg, finished, finished), Decision::At { delay, .. } if delay == Duration::from_secs(10))
         );
+    }
+
+    /// Zero and huge configurations neither spin nor overflow.
+    #[test]
+    fn configuration_is_bounded() {
+        let t0 = Instant::now();
+        let zero = BackoffConfig { initial: Duration::ZERO, cap: Duration::ZERO };
+        let mut b = Backoff::default();
+        assert_eq!(b.decide(&zero, t0, t0), Decision::Now);
+        assert!(matches!(b.decide(&zero, t0, t0), Decision::At { delay, .. } if delay == MIN_DELAY));
+        let huge = BackoffConfig { initial: Duration::MAX, cap: Duration::MAX };
+        let mut b = Backoff::default();
+        assert_eq!(b.decide(&huge, t0, t0), Decision::Now);
+        assert!(matches!(b.decide(&huge, t0, t0), Decision::At { delay, .. } if delay == crate::time::MAX_WAIT));
     }
 
     #[test]

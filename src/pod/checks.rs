@@ -15,10 +15,10 @@ impl Supervisor {
     pub(super) fn run_hook(&mut self, i: usize, kind: HookKind) -> Option<Input> {
         match self.start_handler(i, kind) {
             Ok(run) => {
-                self.hooks[i] = Some(run);
+                self.hooks[i] = Some((kind, run));
                 None
             }
-            Err(e) => Some(Input::HookDone { ctr: i, result: Err(format!("{e:#}")) }),
+            Err(e) => Some(Input::HookDone { ctr: i, kind, result: Err(format!("{e:#}")) }),
         }
     }
 
@@ -54,9 +54,9 @@ impl Supervisor {
 
     /// A handler's socket is ready.
     pub(super) fn hook_io(&mut self, i: usize) -> Option<Input> {
-        let result = self.hooks[i].as_mut()?.progress()?;
-        self.hooks[i] = None;
-        Some(Input::HookDone { ctr: i, result: result.map_err(|e| format!("{e:#}")) })
+        let result = self.hooks[i].as_mut()?.1.progress()?;
+        let (kind, _) = self.hooks[i].take()?;
+        Some(Input::HookDone { ctr: i, kind, result: result.map_err(|e| format!("{e:#}")) })
     }
 
     /// Starts a check of probe `w` of container `i`; an input when it is over at once.

@@ -13,7 +13,7 @@ use super::events::Events;
 use super::handlers::Run;
 use super::images::Images;
 use super::logs::{LogWriter, Stream};
-use super::machine::{Action, Input, Machine, Now};
+use super::machine::{Action, HookKind, Input, Machine, Now};
 use super::probe::worker::Check;
 use super::status::{self, ContainerStatus, Kind, Phase};
 use super::store::{PodDir, SupervisorRecord};
@@ -67,7 +67,7 @@ pub struct Supervisor {
     /// Each container's live instance.
     pub insts: Vec<Option<Instance>>,
     /// Each container's running handler (exec, httpGet, tcpSocket).
-    pub hooks: Vec<Option<Run>>,
+    pub hooks: Vec<Option<(HookKind, Run)>>,
     /// Each container's probe checks in flight, by probe.
     pub checks: Vec<Vec<Option<Check>>>,
     pub events: Events,
@@ -364,7 +364,7 @@ impl Supervisor {
                     }
                 }
             }
-            if let Some((fd, ev)) = self.hooks[i].as_ref().and_then(|r| r.poll_fd()) {
+            if let Some((fd, ev)) = self.hooks[i].as_ref().and_then(|(_, r)| r.poll_fd()) {
                 slots.push(Slot::Hook(i));
                 fds.push(nix::poll::PollFd::new(fd, ev));
             }
@@ -434,7 +434,9 @@ impl Supervisor {
     /// Reaps every exited child: containers, handler processes, pause, probe processes (and
     /// orphans of any of them, as we are a subreaper). What ended together is seen together,
     /// the sandbox first: killing pause kills its PID namespace, and the pod must see a lost
-    /// sandbox, not containers that merely exited.
+    /// sandbox, not containers that merely exited. Pause, as that namespace's init, cannot be
+    /// reaped before its containers are: when containers exit while pause is exiting, the
+    /// sandbox is lost now (its own exit, reaped later, then means nothing).
     fn reap(&mut self) {
         use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
         let mut inputs = Vec::new();
@@ -446,6 +448,11 @@ impl Supervisor {
                 Ok(_) => continue,
             };
             inputs.extend(self.exited(pid, code));
+        }
+        let containers_ended = inputs.iter().any(|i| matches!(i, Input::Exited { .. }));
+        if containers_ended && self.pause.as_ref().is_some_and(|p| crate::linux::process::is_exiting(p.pid)) {
+            self.pause = None;
+            inputs.push(Input::SandboxDied);
         }
         inputs.sort_by_key(|i| !matches!(i, Input::SandboxDied));
         for input in inputs {
@@ -468,10 +475,10 @@ impl Supervisor {
                 return self.probe_exited(i, w, code);
             }
         }
-        let i = self.hooks.iter().position(|h| matches!(h, Some(Run::Exec { pid: p }) if *p == pid))?;
-        self.hooks[i] = None;
+        let i = self.hooks.iter().position(|h| matches!(h, Some((_, Run::Exec { pid: p })) if *p == pid))?;
+        let (kind, _) = self.hooks[i].take()?;
         let result = if code == 0 { Ok(()) } else { Err(format!("command exited with {code}")) };
-        Some(Input::HookDone { ctr: i, result })
+        Some(Input::HookDone { ctr: i, kind, result })
     }
 
     fn on_log(&mut self, i: usize, s: Stream) {

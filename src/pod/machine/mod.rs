@@ -69,7 +69,7 @@ pub enum Input {
     /// termination message.
     Exited { ctr: usize, exit_code: i32, oom_killed: bool, message: String },
     /// A postStart or preStop handler [`Action::RunHook`] started has finished.
-    HookDone { ctr: usize, result: Result<(), String> },
+    HookDone { ctr: usize, kind: HookKind, result: Result<(), String> },
     /// A probe check [`Action::StartProbe`] started has a verdict.
     ProbeDone { ctr: usize, probe: usize, verdict: Verdict },
     /// Terminate the pod (a deletion: `pod stop`, `pod rm`, SIGTERM), with this grace in
@@ -238,7 +238,7 @@ impl Machine {
                 Input::Exited { ctr, exit_code, oom_killed, message } => {
                     self.on_exited(ctr, exit_code, oom_killed, message, now)
                 }
-                Input::HookDone { ctr, result } => self.hook_done(ctr, result, now),
+                Input::HookDone { ctr, kind, result } => self.hook_done(ctr, Some(kind), result, now),
                 Input::ProbeDone { ctr, probe, verdict } => self.probe_done(ctr, probe, verdict, now),
                 Input::Stop { grace } => {
                     self.changed = true;

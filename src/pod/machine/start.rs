@@ -26,7 +26,10 @@ impl Machine {
         if !self.sandbox_ready() {
             return;
         }
-        // Init containers and sidecars, one at a time, in order.
+        // Init containers and sidecars, one at a time, in order, until the pod is initialized;
+        // after that a sidecar that is down (restarting, or waiting for its startup probe)
+        // holds nothing back.
+        let initializing = !self.app_started || self.ctrs.iter().any(|c| c.rerun);
         for i in 0..self.ctrs.len() {
             let c = &self.ctrs[i];
             match c.spec.kind {
@@ -37,7 +40,9 @@ impl Machine {
                     if c.may_start() {
                         self.start(i);
                     }
-                    return;
+                    if initializing {
+                        return;
+                    }
                 }
             }
         }
@@ -118,7 +123,11 @@ impl Machine {
         }
         self.changed = true;
         c.live = None;
-        c.status.container_id = container_id.clone();
+        // A start that failed before it had an id keeps the last instance's.
+        if !container_id.is_empty() {
+            c.status.container_id = container_id;
+        }
+        let container_id = c.status.container_id.clone();
         let fp = c.spec.field_path.clone();
         self.note(true, "Failed", &fp, format!("Error: {message}"));
         let stamp = now.stamp();
@@ -135,7 +144,9 @@ impl Machine {
 
     pub(super) fn on_exited(&mut self, i: usize, code: i32, oom_killed: bool, message: String, now: Now) {
         let Some(c) = self.ctrs.get_mut(i) else { return };
-        let Some(Live::Up { started_at }) = c.live.take() else { return };
+        let Some(Live::Up { started_at }) = &c.live else { return };
+        let started_at = started_at.clone();
+        c.live = None;
         self.changed = true;
         let reason = if oom_killed && code != 0 {
             "OOMKilled"
@@ -246,7 +257,7 @@ impl Machine {
                 let until = crate::time::after(now.mono, d);
                 self.ctrs[i].hook = Some(Hook { kind, until: Some(until) });
                 if d.is_zero() {
-                    self.hook_done(i, Ok(()), now);
+                    self.hook_done(i, None, Ok(()), now);
                 }
             }
             HookPlan::Run => {
@@ -255,7 +266,7 @@ impl Machine {
             }
             HookPlan::Invalid => {
                 self.ctrs[i].hook = Some(Hook { kind, until: None });
-                self.hook_done(i, Err("unsupported handler".into()), now);
+                self.hook_done(i, None, Err("unsupported handler".into()), now);
             }
         }
     }
@@ -269,9 +280,13 @@ impl Machine {
         }
     }
 
-    /// A handler finished.
-    pub(super) fn hook_done(&mut self, i: usize, result: Result<(), String>, now: Now) {
+    /// A handler finished (`kind`: which one the answer is about; None for the machine's own
+    /// sleep handlers). An answer about a handler that is no longer running is ignored.
+    pub(super) fn hook_done(&mut self, i: usize, kind: Option<HookKind>, result: Result<(), String>, now: Now) {
         let Some(c) = self.ctrs.get_mut(i) else { return };
+        if c.hook.is_none_or(|h| kind.is_some_and(|k| k != h.kind)) {
+            return;
+        }
         let Some(hook) = c.hook.take() else { return };
         self.changed = true;
         let fp = c.spec.field_path.clone();

@@ -300,7 +300,7 @@ fn post_start_holds_the_next_app_container_and_the_running_state() {
     assert_eq!(starts(&p, &a), ["a"]);
     assert!(a.contains(&Action::RunHook(0, HookKind::PostStart)));
     assert_eq!(waiting_reason(p.status("a")), "ContainerCreating");
-    let a = p.feed(Input::HookDone { ctr: 0, result: Ok(()) });
+    let a = p.feed(Input::HookDone { ctr: 0, kind: HookKind::PostStart, result: Ok(()) });
     assert_eq!(starts(&p, &a), ["b"]);
     assert!(matches!(p.status("a").state, State::Running { .. }));
     assert!(p.status("a").ready);
@@ -317,7 +317,7 @@ fn a_failed_post_start_kills_the_container() {
 ",
     );
     p.feed(Input::SandboxReady);
-    let a = p.feed(Input::HookDone { ctr: 0, result: Err("connection refused".into()) });
+    let a = p.feed(Input::HookDone { ctr: 0, kind: HookKind::PostStart, result: Err("connection refused".into()) });
     assert_eq!(events(&a), ["FailedPostStartHook: PostStartHook failed", "Killing: FailedPostStartHook"]);
     assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
     assert_eq!(signals(&p.wait(5 * S)), [(0, libc::SIGKILL)]);
@@ -345,7 +345,7 @@ fn termination_runs_pre_stop_then_the_stop_signal_then_sigkill() {
     assert_eq!(p.display(), "Terminating");
     assert!(p.m.deletion_timestamp.is_some());
     p.wait(5 * S);
-    let a = p.feed(Input::HookDone { ctr: 0, result: Ok(()) });
+    let a = p.feed(Input::HookDone { ctr: 0, kind: HookKind::PreStop, result: Ok(()) });
     assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
     // SIGKILL when the grace ends: 30 s after the stop.
     assert!(signals(&p.wait(24 * S)).is_empty());
@@ -678,7 +678,7 @@ fn answers_for_something_gone_are_ignored() {
     p.exit("a", 1); // restarted at once: a new instance, no check in flight
     let a = p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Failure("old".into()) });
     assert!(a.is_empty());
-    assert!(p.feed(Input::HookDone { ctr: 0, result: Err("old".into()) }).is_empty());
+    assert!(p.feed(Input::HookDone { ctr: 0, kind: HookKind::PostStart, result: Err("old".into()) }).is_empty());
     assert!(p.feed(Input::Started { ctr: 0, container_id: "x".into() }).is_empty());
     assert!(p.feed(Input::ProbeDone { ctr: 9, probe: 0, verdict: Verdict::Success }).is_empty());
     assert!(p.feed(Input::Exited { ctr: 9, exit_code: 0, oom_killed: false, message: String::new() }).is_empty());
@@ -813,4 +813,134 @@ fn conditions_keep_their_transition_time_until_they_flip() {
     p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Failure("no".into()) });
     let c = p.m.conds.get("Ready").cloned().expect("Ready");
     assert_eq!((c.status, c.since.as_str()), (false, "2027-01-15T08:00:06Z"));
+}
+
+#[test]
+fn a_start_that_fails_before_it_has_an_id_keeps_the_last_container_id() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n");
+    p.hold_starts = true;
+    p.feed(Input::SandboxReady);
+    p.feed(Input::Started { ctr: 0, container_id: "runp://first".into() });
+    p.exit("a", 1);
+    p.feed(Input::StartFailed { ctr: 0, container_id: String::new(), message: "runAsNonRoot".into() });
+    let st = p.status("a");
+    assert_eq!(st.container_id, "runp://first");
+    assert_eq!(st.last_state.as_ref().map(|t| t.container_id.as_str()), Some("runp://first"));
+}
+
+#[test]
+fn an_exit_for_a_container_still_starting_is_ignored() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n");
+    p.hold_starts = true;
+    p.feed(Input::SandboxReady);
+    assert!(p.exit("a", 1).is_empty());
+    p.feed(Input::Started { ctr: 0, container_id: "runp://1".into() });
+    assert!(matches!(p.status("a").state, State::Running { .. }));
+}
+
+#[test]
+fn a_stale_post_start_answer_does_not_end_a_pre_stop() {
+    let mut p = spec(
+        "  containers:
+  - name: a
+    image: busybox
+    lifecycle: {postStart: {exec: {command: [a]}}, preStop: {exec: {command: [b]}}}
+",
+    );
+    p.feed(Input::SandboxReady);
+    p.feed(Input::HookDone { ctr: 0, kind: HookKind::PostStart, result: Ok(()) });
+    p.feed(Input::Stop { grace: None });
+    let a = p.feed(Input::HookDone { ctr: 0, kind: HookKind::PostStart, result: Ok(()) });
+    assert!(signals(&a).is_empty(), "{a:?}");
+    let a = p.feed(Input::HookDone { ctr: 0, kind: HookKind::PreStop, result: Ok(()) });
+    assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
+}
+
+#[test]
+fn a_crash_looping_sidecar_does_not_hold_a_finished_pod() {
+    let mut p = spec(&format!("  restartPolicy: Never\n{SIDECARS}"));
+    p.feed(Input::SandboxReady);
+    p.exit("s2", 1); // restarted at once
+    p.exit("s2", 1); // back-off
+    assert_eq!(waiting_reason(p.status("s2")), "CrashLoopBackOff");
+    let a = p.exit("a", 0);
+    assert_eq!(signals(&a), [(0, libc::SIGTERM)]);
+    p.exit("s1", 143);
+    assert!(p.m.finished);
+    assert_eq!(p.m.phase, Phase::Succeeded);
+}
+
+#[test]
+fn exits_during_a_deletion_decide_the_final_phase_and_restart_nothing() {
+    for (code, phase) in [(0, Phase::Succeeded), (1, Phase::Failed)] {
+        let mut p = spec("  containers:\n  - {name: a, image: busybox}\n  - {name: b, image: busybox}\n");
+        p.feed(Input::SandboxReady);
+        let a = p.feed(Input::Stop { grace: None });
+        assert_eq!(signals(&a), [(0, libc::SIGTERM), (1, libc::SIGTERM)], "every app container at once");
+        let a = p.exit("a", code);
+        assert!(starts(&p, &a).is_empty() && events(&a).is_empty());
+        p.exit("b", 0);
+        assert!(p.m.finished);
+        assert_eq!(p.m.phase, phase, "Always, exit {code} during the deletion");
+        assert_eq!(p.status("a").restart_count, 0);
+    }
+}
+
+#[test]
+fn a_pod_stopped_while_initializing_fails_and_its_apps_never_ran() {
+    let mut p = spec(INIT2_APP2);
+    p.feed(Input::SandboxReady);
+    p.feed(Input::Stop { grace: None });
+    p.exit("i1", 143);
+    assert!(p.m.finished);
+    assert_eq!(p.m.phase, Phase::Failed);
+    assert_eq!(p.status("a").container_id, "");
+}
+
+#[test]
+fn a_failed_post_start_under_never_fails_the_pod() {
+    let mut p = spec(
+        "  restartPolicy: Never
+  containers:
+  - name: a
+    image: busybox
+    lifecycle: {postStart: {exec: {command: [x]}}}
+",
+    );
+    p.feed(Input::SandboxReady);
+    p.feed(Input::HookDone { ctr: 0, kind: HookKind::PostStart, result: Err("exit 1".into()) });
+    let a = p.exit("a", 143);
+    assert!(starts(&p, &a).is_empty());
+    assert_eq!(p.m.phase, Phase::Failed);
+    assert_eq!(p.status("a").restart_count, 0);
+}
+
+#[test]
+fn a_liveness_kill_under_never_says_nothing_of_a_restart() {
+    let mut p = spec(&format!("  restartPolicy: Never\n{LIVENESS}"));
+    p.feed(Input::SandboxReady);
+    let mut last = Vec::new();
+    for n in 0..3 {
+        p.wait(if n == 0 { Duration::ZERO } else { 10 * S });
+        last = p.feed(Input::ProbeDone { ctr: 0, probe: 0, verdict: Verdict::Failure("x".into()) });
+    }
+    assert_eq!(events(&last)[1], "Killing: Container a failed liveness probe");
+    let a = p.exit("a", 137);
+    assert!(starts(&p, &a).is_empty());
+    assert_eq!(p.m.phase, Phase::Failed);
+}
+
+#[test]
+fn a_sandbox_that_cannot_be_recreated_fails_the_pod() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n");
+    p.feed(Input::SandboxReady);
+    p.feed(Input::SandboxDied);
+    // The fake runtime would answer SandboxReady: handle the exit by hand and answer otherwise.
+    let step = p.m.handle(Input::Exited { ctr: 0, exit_code: 137, oom_killed: false, message: String::new() }, p.now());
+    assert!(step.actions.contains(&Action::RecreateSandbox));
+    let a = p.feed(Input::SandboxFailed("no pause".into()));
+    assert_eq!(events(&a), ["FailedCreatePodSandBox: Failed to create pod sandbox: no pause"]);
+    assert!(p.m.finished);
+    assert_eq!(p.m.phase, Phase::Failed);
+    assert!(!a.contains(&Action::StopSandbox));
 }

@@ -84,7 +84,7 @@ impl Machine {
                     self.changed = true;
                     self.restart_due(i, now);
                 }
-                Timer::HookSleep(i) => self.hook_done(i, Ok(()), now),
+                Timer::HookSleep(i) => self.hook_done(i, None, Ok(()), now),
                 Timer::Grace(i) => {
                     self.changed = true;
                     self.grace_expired(i, now);
