@@ -19,6 +19,7 @@ pub mod logs;
 pub mod machine;
 pub mod net;
 pub mod probe;
+pub mod record;
 mod sandbox;
 pub mod status;
 pub mod store;
