@@ -17,6 +17,7 @@ pub mod http;
 pub mod images;
 pub mod logs;
 pub mod machine;
+pub mod manage;
 pub mod net;
 pub mod probe;
 pub mod record;
