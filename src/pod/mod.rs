@@ -4,7 +4,9 @@
 //!
 //! Read top-down: `machine/` decides (pure, unit-tested), `supervisor.rs` is the loop that
 //! acts (`containers.rs`, `checks.rs`, `sandbox.rs`), the rest are its parts (status, events,
-//! logs, probes, handlers, the pod's directory, images, volumes).
+//! logs, probes, handlers, the pod's directory, images, volumes). `record.rs` is the typed
+//! status.json it writes; `manage.rs` is what the CLI does to pods from outside (load, list,
+//! stop, rm, wait).
 #![forbid(unsafe_code)]
 
 pub mod backoff;
@@ -17,8 +19,10 @@ pub mod http;
 pub mod images;
 pub mod logs;
 pub mod machine;
+pub mod manage;
 pub mod net;
 pub mod probe;
+pub mod record;
 mod sandbox;
 pub mod status;
 pub mod store;

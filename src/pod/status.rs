@@ -1,9 +1,8 @@
 //! Pod and container status with the kubelet's semantics: container states, the phase
-//! (`getPhase`), conditions with sticky lastTransitionTime, and the JSON shape `kubectl get
-//! pod -o json` shows. Pure: the supervisor feeds it records, it computes.
+//! (`getPhase`), conditions with sticky lastTransitionTime, the STATUS column. Pure: the
+//! supervisor feeds it records, it computes; `record.rs` gives them their JSON shape.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,7 +13,7 @@ pub enum Kind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Terminated {
     pub exit_code: i32,
     pub reason: String,
@@ -78,32 +77,6 @@ impl ContainerStatus {
             State::Terminated(t) => Some(t),
             _ => None,
         }
-    }
-
-    pub fn to_json(&self) -> Value {
-        let mut v = json!({
-            "name": self.name,
-            "image": self.image,
-            "ready": self.ready,
-            "restartCount": self.restart_count,
-            "started": self.started,
-            "state": state_json(&self.state),
-            "lastState": self.last_state.as_ref().map(|t| json!({"terminated": t})).unwrap_or_else(|| json!({})),
-        });
-        if !self.container_id.is_empty() {
-            v["containerID"] = json!(self.container_id);
-            v["imageID"] = json!(self.image);
-        }
-        v
-    }
-}
-
-fn state_json(s: &State) -> Value {
-    match s {
-        State::Waiting { reason, message } if message.is_empty() => json!({"waiting": {"reason": reason}}),
-        State::Waiting { reason, message } => json!({"waiting": {"reason": reason, "message": message}}),
-        State::Running { started_at } => json!({"running": {"startedAt": started_at}}),
-        State::Terminated(t) => json!({"terminated": t}),
     }
 }
 
@@ -229,24 +202,6 @@ impl Conditions {
 
     pub fn get(&self, kind: &str) -> Option<&Condition> {
         self.0.get(kind)
-    }
-
-    pub fn to_json(&self) -> Value {
-        let list: Vec<Value> = CONDITION_ORDER
-            .iter()
-            .filter_map(|k| self.0.get(*k).map(|c| (k, c)))
-            .map(|(k, c)| {
-                let mut v = json!({"type": k, "status": if c.status { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": c.since});
-                if !c.reason.is_empty() {
-                    v["reason"] = json!(c.reason);
-                }
-                if !c.message.is_empty() {
-                    v["message"] = json!(c.message);
-                }
-                v
-            })
-            .collect();
-        json!(list)
     }
 }
 

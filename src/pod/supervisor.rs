@@ -15,6 +15,7 @@ use super::images::Images;
 use super::logs::{LogWriter, Stream};
 use super::machine::{Action, HookKind, Input, Machine, Now};
 use super::probe::worker::Check;
+use super::record::{self, PodRecord};
 use super::status::{self, ContainerStatus, Kind, Phase};
 use super::store::{PodDir, SupervisorRecord};
 use crate::linux::pause::Pause;
@@ -22,7 +23,6 @@ use crate::spec::pod::{Container, Pod};
 use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
@@ -227,66 +227,62 @@ impl Supervisor {
 
     /// Writes status.json atomically when it changed.
     pub fn write_status(&mut self) {
-        let m = &self.machine;
-        let mut records: Vec<ContainerStatus> = m.statuses();
-        status::cap_messages(&mut records);
-        let init: Vec<serde_json::Value> =
-            records.iter().filter(|c| c.kind != Kind::App).map(|c| c.to_json()).collect();
-        let mut apps: Vec<&ContainerStatus> = records.iter().filter(|c| c.kind == Kind::App).collect();
-        apps.sort_by(|a, b| a.name.cmp(&b.name));
-        let apps: Vec<serde_json::Value> = apps.iter().map(|c| c.to_json()).collect();
-        let mut st = json!({
-            "phase": m.phase.as_str(),
-            "conditions": m.conds.to_json(),
-            "hostIP": self.host_ip,
-            "hostIPs": [{"ip": self.host_ip}],
-            "podIP": self.pod_ip,
-            "podIPs": [{"ip": self.pod_ip}],
-            "startTime": m.created,
-            "qosClass": qos_class(&self.pod),
-            "containerStatuses": apps,
-        });
-        if !init.is_empty() {
-            st["initContainerStatuses"] = json!(init);
-        }
-        if !m.reason.is_empty() {
-            st["reason"] = json!(m.reason);
-            st["message"] = json!(m.message);
-        }
-        let mut meta = serde_json::to_value(&self.pod.metadata).unwrap_or_else(|_| json!({}));
-        meta["creationTimestamp"] = json!(m.created);
-        if let Some(d) = &m.deletion_timestamp {
-            meta["deletionTimestamp"] = json!(d);
-        }
-        let ready = records.iter().filter(|c| c.kind == Kind::App && c.ready).count();
-        let restarts: u32 = records.iter().map(|c| c.restart_count).sum();
-        let display = status::display_status(m.phase, &m.reason, &records, m.deleting(), m.initialized());
-        let ids: Vec<serde_json::Value> = self
-            .specs
-            .iter()
-            .zip(&self.insts)
-            .filter_map(|(c, i)| i.as_ref().map(|i| json!({"name": c.name, "id": i.oci_id})))
-            .collect();
-        let doc = json!({
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": meta,
-            "spec": self.pod.spec,
-            "status": st,
-            "runp": {
-                "display": display,
-                "ready": format!("{ready}/{}", self.pod.spec.containers.len()),
-                "restarts": restarts,
-                "supervisor": !m.finished,
-                "containerIDs": ids,
-            },
-        });
-        let text = doc.to_string();
+        let text = self.record().to_json_text();
         if text != self.last_status {
             if let Err(e) = crate::runtime::state::write_atomic(&self.dir.status(), text.as_bytes(), 0o600) {
                 log::warn!("writing pod status: {e:#}");
             }
             self.last_status = text;
+        }
+    }
+
+    /// The pod record as it stands.
+    pub fn record(&self) -> PodRecord {
+        let m = &self.machine;
+        let mut records: Vec<ContainerStatus> = m.statuses();
+        status::cap_messages(&mut records);
+        let (init, apps) = record::container_statuses(&records);
+        let ready = records.iter().filter(|c| c.kind == Kind::App && c.ready).count();
+        let restarts: u32 = records.iter().map(|c| c.restart_count).sum();
+        let display = status::display_status(m.phase, &m.reason, &records, m.deleting(), m.initialized());
+        let reason = (!m.reason.is_empty()).then(|| m.reason.clone());
+        PodRecord {
+            api_version: "v1".to_string(),
+            kind: "Pod".to_string(),
+            metadata: record::Metadata {
+                meta: self.pod.metadata.clone(),
+                creation_timestamp: m.created.clone(),
+                deletion_timestamp: m.deletion_timestamp.clone(),
+            },
+            spec: self.pod.spec.clone(),
+            status: record::PodStatus {
+                phase: m.phase,
+                conditions: record::conditions(&m.conds),
+                host_ip: self.host_ip.clone(),
+                host_ips: vec![record::Ip { ip: self.host_ip.clone() }],
+                pod_ip: self.pod_ip.clone(),
+                pod_ips: vec![record::Ip { ip: self.pod_ip.clone() }],
+                start_time: m.created.clone(),
+                qos_class: qos_class(&self.pod).to_string(),
+                message: reason.as_ref().map(|_| m.message.clone()),
+                reason,
+                init_container_statuses: init,
+                container_statuses: apps,
+            },
+            runp: record::Runp {
+                display,
+                ready: format!("{ready}/{}", self.pod.spec.containers.len()),
+                restarts,
+                supervisor: !m.finished,
+                container_ids: self
+                    .specs
+                    .iter()
+                    .zip(&self.insts)
+                    .filter_map(|(c, i)| {
+                        i.as_ref().map(|i| record::ContainerId { name: c.name.clone(), id: i.oci_id.clone() })
+                    })
+                    .collect(),
+            },
         }
     }
 
