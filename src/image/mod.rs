@@ -6,4 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod digest;
+pub mod manifest;
+pub mod media;
+pub mod platform;
 pub mod reference;
