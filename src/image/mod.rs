@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod digest;
 pub mod manifest;
 pub mod media;
