@@ -15,6 +15,11 @@ use super::digest::Digest;
 /// reach a few hundred).
 pub const MAX_CONFIG_SIZE: usize = 8 << 20;
 
+/// Why a config blob was refused (one line, naming the field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
 /// An image config blob.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageConfig {
@@ -92,14 +97,18 @@ pub struct History {
 
 impl ImageConfig {
     /// Parses a config blob; errors name the field (`config.Env[2]: ...`).
-    pub fn parse(bytes: &[u8]) -> Result<ImageConfig, String> {
+    pub fn parse(bytes: &[u8]) -> Result<ImageConfig, ConfigError> {
         if bytes.len() > MAX_CONFIG_SIZE {
-            return Err(format!("image config is {} bytes, more than the {MAX_CONFIG_SIZE} accepted", bytes.len()));
+            return Err(ConfigError(format!(
+                "image config is {} bytes, more than the {MAX_CONFIG_SIZE} accepted",
+                bytes.len()
+            )));
         }
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let c: ImageConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| format!("image config: {e}"))?;
+        let c: ImageConfig =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| ConfigError(format!("image config: {e}")))?;
         if c.rootfs.kind != "layers" {
-            return Err(format!("image config: rootfs.type: {:?}, expected \"layers\"", c.rootfs.kind));
+            return Err(ConfigError(format!("image config: rootfs.type: {:?}, expected \"layers\"", c.rootfs.kind)));
         }
         Ok(c)
     }
@@ -243,14 +252,16 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let e = ImageConfig::parse(br#"{"config":{"Env":["A=1",2]},"rootfs":{"type":"layers","diff_ids":[]}}"#)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("image config: config.Env[1]:"), "{e}");
-        let e = ImageConfig::parse(br#"{"rootfs":{"type":"layers","diff_ids":["sha256:00"]}}"#).unwrap_err();
+        let e =
+            ImageConfig::parse(br#"{"rootfs":{"type":"layers","diff_ids":["sha256:00"]}}"#).unwrap_err().to_string();
         assert!(e.starts_with("image config: rootfs.diff_ids[0]: invalid digest"), "{e}");
-        let e = ImageConfig::parse(br#"{"rootfs":{"type":"tarballs","diff_ids":[]}}"#).unwrap_err();
+        let e = ImageConfig::parse(br#"{"rootfs":{"type":"tarballs","diff_ids":[]}}"#).unwrap_err().to_string();
         assert!(e.contains("rootfs.type"), "{e}");
-        assert!(ImageConfig::parse(br#"{}"#).unwrap_err().contains("rootfs"));
-        assert!(ImageConfig::parse(&vec![b' '; MAX_CONFIG_SIZE + 1]).unwrap_err().contains("more than"));
+        assert!(ImageConfig::parse(br#"{}"#).unwrap_err().to_string().contains("rootfs"));
+        assert!(ImageConfig::parse(&vec![b' '; MAX_CONFIG_SIZE + 1]).unwrap_err().to_string().contains("more than"));
     }
 
     #[test]
