@@ -5,6 +5,7 @@
 //! only place with `unsafe`). `spec` parses inputs.
 
 pub mod cli;
+pub mod image;
 pub mod linux;
 pub mod log;
 pub mod plan;
