@@ -8,6 +8,7 @@ pub mod cgroup_v2;
 pub mod child_args;
 pub mod command;
 pub mod console;
+pub mod dirfd;
 pub mod exeseal;
 pub mod fs;
 pub mod mounts;
