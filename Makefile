@@ -14,7 +14,7 @@ BUNDLE := bundles/busybox
 # runp; jq: scripts edit config.json; iproute2: network tests; procps: `ps`,
 # which `runp ps` runs for its table output; gcc + libc6-dev: the confinement
 # tests build a static attacker program (tests/data/confine_attacker.c).
-DEPS_PKGS := busybox-static libseccomp-dev jq iproute2 procps gcc libc6-dev
+DEPS_PKGS := busybox-static libseccomp-dev jq iproute2 procps gcc libc6-dev docker-registry skopeo apache2-utils
 # Reference runtimes and tools for `make bench` only; time gives /usr/bin/time
 # for peak RSS; podman (+ conmon, and catatonit for its pod pause image, which
 # is only a Recommends) for bench/pod.sh.

@@ -113,6 +113,21 @@ pub enum ImageCmd {
     Rm {
         name: String,
     },
+    /// Pull image REF from its registry; prints the image id.
+    Pull {
+        reference: String,
+        /// Credentials (docker config.json format); default $REGISTRY_AUTH_FILE, then
+        /// ~/.docker/config.json.
+        #[arg(long)]
+        authfile: Option<PathBuf>,
+        /// Per-registry hosts directory (containerd's certs.d layout); default
+        /// $RUNP_CERTS_DIR, then /etc/runp/certs.d.
+        #[arg(long)]
+        certs_dir: Option<PathBuf>,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
 }
 
 /// `--data-root`, else $RUNP_DATA_ROOT, else /var/lib/runp.
@@ -144,6 +159,16 @@ pub fn image(dir: &Path, cmd: ImageCmd) -> Result<i32> {
             }
         }
         ImageCmd::Rm { name } => images.remove(&name)?,
+        ImageCmd::Pull { reference, authfile, certs_dir, quiet } => {
+            let id = crate::image::registry::pull_command(
+                dir,
+                &reference,
+                authfile.as_deref(),
+                certs_dir.as_deref(),
+                quiet,
+            )?;
+            println!("{id}");
+        }
     }
     Ok(0)
 }

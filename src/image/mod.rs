@@ -23,6 +23,7 @@ pub mod manifest;
 pub mod media;
 pub mod platform;
 pub mod reference;
+pub mod registry;
 pub mod rootfs;
 pub mod store;
 pub mod unpack;

@@ -552,7 +552,8 @@ impl Writer<'_> {
     }
 
     /// Unpacks a layer (compressed as its media type says) on top of layer `parent` (a chain
-    /// id; None for the bottom layer), unless it is here already. The compressed digest and
+    /// id, which may still be being unpacked; None for the bottom layer), unless it is here
+    /// already. The compressed digest and
     /// size (when given) and the DiffID are verified while streaming; on any error nothing of
     /// the layer is kept. Two callers ingesting the same layer: one unpacks, the other waits
     /// and gets its record without reading.
@@ -570,10 +571,10 @@ impl Writer<'_> {
     ) -> Result<LayerRecord> {
         let s = self.store;
         digest_hex(src.diff_id)?;
+        // The parent need not be here yet: a pull unpacks an image's layers in parallel (a
+        // layer's files do not depend on its parent's); commit_image checks the whole chain.
         if let Some(p) = parent {
-            if s.layer(p)?.is_none() {
-                bail!("layer {}: its parent layer {p} is not in the store", src.diff_id);
-            }
+            digest_hex(p)?;
         }
         let chain = chain_id(parent, src.diff_id);
         if let Some(r) = s.layer(&chain)? {
