@@ -275,6 +275,7 @@ fn corrupted_blob_is_refused_and_nothing_is_stored() {
     let out = store.pull(&name, &[]);
     assert!(!out.status.success(), "a corrupted blob must fail the pull");
     let e = stderr(&out);
+    eprintln!("corrupted blob: {e}");
     assert!(e.contains(&format!("pulling {name}")) && e.contains(&img.layers[1].digest), "{e}");
     let chains = chain_ids(&img.diff_ids);
     assert!(store.layer(&chains[1]).is_none(), "nothing of the bad layer");
@@ -311,6 +312,7 @@ fn registry_stopped_mid_pull() {
     let out = child.wait_with_output().expect("runp");
     assert!(!out.status.success(), "the pull must fail once the registry is gone");
     let e = stderr(&out);
+    eprintln!("registry stopped: {e}");
     assert!(e.contains(&format!("pulling {name}")), "{e}");
     assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
     assert!(store.layer(&img.diff_ids[0]).is_none());
