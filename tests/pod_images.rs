@@ -123,7 +123,7 @@ fn an_oci_layout_runs_with_the_kubelets_command_env_workdir_user_rules() {
     let c = ctr(&st, "c");
     assert_eq!(c["image"], "docker.io/library/imgtest:1.0");
     assert!(c["imageID"].as_str().unwrap().starts_with("docker.io/library/imgtest@sha256:"), "{c}");
-    pe.ok(&["pod", "rm", &name]);
+    pe.ok(&["pod", "rm", "--force", &name]);
 
     // args replace CMD; env overrides the image's; workingDir and runAsUser win.
     let (name, _) = run_once(
@@ -131,12 +131,12 @@ fn an_oci_layout_runs_with_the_kubelets_command_env_workdir_user_rules() {
         "{name: c, image: imgtest:1.0, args: ['echo args-$GREETING $(GREETING); pwd; id -u'], env: [{name: GREETING, value: manifest}], workingDir: /tmp, securityContext: {runAsUser: 7}}",
     );
     assert_eq!(pe.logs(&name, &[]), "args-manifest manifest\n/tmp\n7\n");
-    pe.ok(&["pod", "rm", &name]);
+    pe.ok(&["pod", "rm", "--force", &name]);
 
     // command replaces both.
     let (name, _) = run_once(&pe, "{name: c, image: imgtest:1.0, command: [echo, plain]}");
     assert_eq!(pe.logs(&name, &[]), "plain\n");
-    pe.ok(&["pod", "rm", &name]);
+    pe.ok(&["pod", "rm", "--force", &name]);
     pe.check_clean();
 }
 
