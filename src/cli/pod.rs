@@ -1,7 +1,7 @@
 //! `runp pod ...` and `runp image ...`: kubectl-like verbs over the pod supervisor.
 
 use crate::pod::backoff::BackoffConfig;
-use crate::pod::images::{ImageConfig, Images};
+use crate::pod::images::Images;
 use crate::pod::logs;
 use crate::pod::manage;
 use crate::pod::record::ContainerState;
@@ -101,18 +101,28 @@ pub enum PodCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCmd {
-    /// Make a root filesystem directory available as image NAME.
+    /// Import an image: `import NAME DIR` stores a root filesystem directory as a one-layer
+    /// image; `import ARCHIVE [NAME]` (or `--name`) an OCI image layout (directory or tar) or
+    /// a docker-archive, every blob verified, named as the archive says unless NAME is given.
     Import {
-        name: String,
-        dir: PathBuf,
-        /// The image's default command (like Docker's CMD), space-separated.
+        /// NAME for a rootfs directory, else the archive.
+        first: String,
+        /// The rootfs directory after NAME, or the name for an archive.
+        second: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// A rootfs directory image's command (its CMD), space-separated.
         #[arg(long, default_value = "sh")]
         cmd: String,
     },
+    /// REPOSITORY TAG DIGEST IMAGE ID SIZE, as podman images.
     List,
-    Rm {
-        name: String,
-    },
+    /// The image config, as JSON.
+    Inspect { name: String },
+    /// Untag an image (an id: every name); its record goes when nothing uses it.
+    Rm { name: String },
+    /// Remove images without a name, and layers and blobs no image and no container uses.
+    Prune,
     /// Pull image REF from its registry; prints the image id.
     Pull {
         reference: String,
@@ -130,6 +140,28 @@ pub enum ImageCmd {
     },
 }
 
+/// Whether `p` is an archive runp reads (an OCI layout directory or any tar file) rather than
+/// a root filesystem directory.
+fn is_archive(p: &Path) -> bool {
+    p.is_file() || p.join("oci-layout").is_file() || p.join("manifest.json").is_file() && !p.join("bin").exists()
+}
+
+/// 12 MB, 3.4 kB as podman prints sizes (SI units).
+fn human_size(n: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{:.3} {}", v, units[u]).replace(".000 ", " ")
+    }
+}
+
 /// `--data-root`, else $RUNP_DATA_ROOT, else /var/lib/runp.
 pub fn data_root(flag: Option<&Path>) -> PathBuf {
     flag.map(Path::to_path_buf)
@@ -145,20 +177,29 @@ pub fn image_dir(flag: Option<&Path>, data_root: &Path) -> PathBuf {
 }
 
 pub fn image(dir: &Path, cmd: ImageCmd) -> Result<i32> {
-    let images = Images::new(dir);
+    let images = Images::open(dir)?;
     match cmd {
-        ImageCmd::Import { name, dir: src, cmd } => {
-            let cfg = ImageConfig { cmd: cmd.split_whitespace().map(String::from).collect(), ..Default::default() };
-            let full = images.import(&name, &src, cfg)?;
-            println!("{full}");
-        }
-        ImageCmd::List => {
-            println!("{:<30} CREATED", "IMAGE");
-            for i in images.list()? {
-                println!("{:<30} {}", i.name, i.created);
+        ImageCmd::Import { first, second, name, cmd } => {
+            let first_path = Path::new(&first);
+            let names = if is_archive(first_path) {
+                let n = name.or(second);
+                images.import_archive(first_path, n.as_deref())?
+            } else {
+                let src = second.ok_or_else(|| {
+                    anyhow!("{first:?} is not an archive; to import a root filesystem: runp image import NAME DIR")
+                })?;
+                let src = PathBuf::from(src);
+                if is_archive(&src) {
+                    images.import_archive(&src, Some(name.as_deref().unwrap_or(&first)))?
+                } else {
+                    let cmd = cmd.split_whitespace().map(String::from).collect();
+                    vec![images.import_dir(name.as_deref().unwrap_or(&first), &src, cmd)?]
+                }
+            };
+            for n in names {
+                println!("{n}");
             }
         }
-        ImageCmd::Rm { name } => images.remove(&name)?,
         ImageCmd::Pull { reference, authfile, certs_dir, quiet } => {
             let id = crate::image::registry::pull_command(
                 dir,
@@ -168,6 +209,66 @@ pub fn image(dir: &Path, cmd: ImageCmd) -> Result<i32> {
                 quiet,
             )?;
             println!("{id}");
+        }
+        ImageCmd::List => {
+            println!("{:<40} {:<16} {:<20} {:<14} SIZE", "REPOSITORY", "TAG", "DIGEST", "IMAGE ID");
+            for s in images.store().list()? {
+                let id = s.record.id.trim_start_matches("sha256:");
+                let id = &id[..id.len().min(12)];
+                let digest = s
+                    .repo_digests
+                    .first()
+                    .and_then(|d| d.split_once('@'))
+                    .map(|(_, d)| d.to_string())
+                    .or(s.record.manifest_digest.clone())
+                    .map(|d| d.chars().take(19).collect::<String>())
+                    .unwrap_or_else(|| "<none>".into());
+                let size = human_size(s.record.size);
+                let mut rows: Vec<(String, String)> = s
+                    .refs
+                    .iter()
+                    .map(|r| match crate::image::reference::Reference::parse(r) {
+                        Ok(p) => (p.name(), p.tag().unwrap_or("<none>").to_string()),
+                        Err(_) => (r.clone(), "<none>".into()),
+                    })
+                    .collect();
+                if rows.is_empty() {
+                    rows.push(("<none>".into(), "<none>".into()));
+                }
+                for (repo, tag) in rows {
+                    println!("{repo:<40} {tag:<16} {digest:<20} {id:<14} {size}");
+                }
+            }
+        }
+        ImageCmd::Inspect { name } => {
+            let id = match images.get(&name) {
+                Ok(r) => r.record.id,
+                Err(_) => images.store().resolve(&name)?.id,
+            };
+            let (_, bytes) = images.store().inspect(&id)?;
+            let v: serde_json::Value = serde_json::from_slice(&bytes).context("the image config")?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        ImageCmd::Rm { name } => {
+            let target = match crate::image::reference::Reference::parse(&name) {
+                Ok(r) if images.store().resolve(&name).is_err() => crate::pod::images::key(&r),
+                _ => name.clone(),
+            };
+            let id = images.store().remove(&target)?;
+            println!("Untagged: {target}\n{id}");
+        }
+        ImageCmd::Prune => {
+            let p = images.store().prune()?;
+            for i in &p.images {
+                println!("deleted image {i}");
+            }
+            println!(
+                "{} images, {} layers, {} blobs removed ({} temporaries)",
+                p.images.len(),
+                p.layers.len(),
+                p.blobs.len(),
+                p.temporaries
+            );
         }
     }
     Ok(0)
@@ -196,7 +297,7 @@ pub fn pod(root: &Roots, images: &Path, cmd: PodCmd) -> Result<i32> {
             exec(root, &name, container.as_deref(), tty, command)
         }
         PodCmd::Stop { name, grace_period, force } => manage::stop(root, &name, grace_period, force).map(|_| 0),
-        PodCmd::Rm { name, force } => manage::rm(root, &name, force).map(|_| 0),
+        PodCmd::Rm { name, force } => manage::rm(root, images, &name, force).map(|_| 0),
         PodCmd::Events { name, output, follow } => events(root, &name, output.as_deref(), follow),
         PodCmd::Wait { name, condition, timeout } => wait(root, &name, &condition, &timeout),
     }

@@ -97,6 +97,8 @@ pub struct RootfsArgs {
     pub rootfs: CString,
     /// overlay mount data (`lowerdir=..,upperdir=..,workdir=..`) mounted on `rootfs` first.
     pub overlay: Option<CString>,
+    /// Where a relative `lowerdir=` resolves: the overlay is mounted from this directory.
+    pub overlay_cwd: Option<CString>,
     pub propagation: libc::c_ulong,
     pub ops: Vec<RootOp>,
     /// Human descriptions of `ops`, for error messages (never read by the child).

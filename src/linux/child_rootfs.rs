@@ -131,6 +131,13 @@ pub(super) fn prepare(args: &ChildArgs, r: &RootfsArgs) {
         // the image's overlay, or a bind of the rootfs onto itself.
         let ret = match &r.overlay {
             Some(data) => {
+                // Short (relative) lowerdir names resolve against the working directory when
+                // the mount is made; pivot_root later sets the container's own.
+                let cwd_ok = match &r.overlay_cwd {
+                    Some(d) => libc::chdir(d.as_ptr()) as i64,
+                    None => 0,
+                };
+                check(args, cwd_ok, Step::RootBind, 0);
                 libc::mount(c"overlay".as_ptr(), r.rootfs.as_ptr(), c"overlay".as_ptr(), 0, data.as_ptr().cast())
             }
             None => {

@@ -197,7 +197,11 @@ pub struct HooksPlan {
 /// Mounted inside the container's mount namespace, so the host never sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overlay {
-    pub lower: PathBuf,
+    /// The `lowerdir=` value: the image's layer directories, top first, `:`-separated.
+    pub lower: String,
+    /// Some: `lower` is relative to this directory (short layer names, see
+    /// `image::rootfs`); the overlay is mounted with it as the working directory.
+    pub lower_cwd: Option<PathBuf>,
     pub upper: PathBuf,
     pub work: PathBuf,
 }

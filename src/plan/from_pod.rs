@@ -33,11 +33,17 @@ const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 /// The image's runtime defaults.
 #[derive(Debug, Clone, Default)]
 pub struct ImageDefaults {
-    pub rootfs: PathBuf,
+    /// The overlay's `lowerdir=` (top layer first) and, for short names, where it resolves.
+    pub lowerdir: String,
+    pub lower_cwd: Option<PathBuf>,
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
     pub env: Vec<String>,
     pub working_dir: String,
+    /// The image's USER, resolved in its /etc/passwd and /etc/group; None: root.
+    pub user: Option<(u32, u32)>,
+    /// The image's USER as written (for runAsNonRoot's message).
+    pub user_spec: String,
 }
 
 /// Where one container instance lives and what it joins.
@@ -180,29 +186,65 @@ pub fn pod_hostname(pod: &Pod) -> String {
     n
 }
 
+/// The kubelet's runAsNonRoot check (CreateContainerConfigError when it fails): runAsUser
+/// when set, else the image's USER, which must then be numeric and not 0.
+pub fn check_non_root(pod: &Pod, c: &Container, image: &ImageDefaults) -> Result<(), String> {
+    let sc = c.security_context.clone().unwrap_or_default();
+    let psc = pod.spec.security_context.clone().unwrap_or_default();
+    if sc.run_as_non_root.or(psc.run_as_non_root) != Some(true) {
+        return Ok(());
+    }
+    let m = &pod.metadata;
+    let pod_ref = format!("{}_{}({})", m.name, m.namespace, m.uid);
+    match sc.run_as_user.or(psc.run_as_user) {
+        Some(0) => {
+            Err(format!("container's runAsUser breaks non-root policy (pod: {pod_ref:?}, container: {})", c.name))
+        }
+        Some(_) => Ok(()),
+        None => {
+            let user = image.user_spec.split(':').next().unwrap_or("");
+            if !user.is_empty() && !user.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "container has runAsNonRoot and image has non-numeric user ({user}), cannot verify user is non-root (pod: {pod_ref:?}, container: {})",
+                    c.name
+                ));
+            }
+            if image.user.unwrap_or((0, 0)).0 == 0 {
+                return Err(format!(
+                    "container has runAsNonRoot and image will run as root (pod: {pod_ref:?}, container: {})",
+                    c.name
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Builds the plan for one instance of container `c`.
 pub fn container_plan(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &PodContext) -> Result<ContainerPlan> {
     let env = env(pod, c, image, ctx)?;
     let vars: Vec<(String, String)> =
         env.iter().filter_map(|e| e.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let expand = |v: &[String]| -> Vec<String> { v.iter().map(|s| crate::spec::pod::env::expand(s, &vars)).collect() };
-    // command replaces the entrypoint (and drops the image's cmd); args replace the cmd.
-    let args: Vec<String> = match (c.command.is_empty(), c.args.is_empty()) {
-        (false, true) => expand(&c.command),
-        (false, false) => [expand(&c.command), expand(&c.args)].concat(),
-        (true, false) => [image.entrypoint.clone(), expand(&c.args)].concat(),
-        (true, true) => [image.entrypoint.clone(), image.cmd.clone()].concat(),
-    };
-    if args.is_empty() {
-        bail!("container {}: no command: the image has no entrypoint or cmd and the pod sets none", c.name);
-    }
+    // The kubelet's rules: command replaces the entrypoint (and drops the image's cmd); args
+    // replace the cmd; $(VAR) expands in the container's command and args only.
+    let args = crate::image::config::effective_command(
+        Some(&image.entrypoint),
+        Some(&image.cmd),
+        &expand(&c.command),
+        &expand(&c.args),
+    )
+    .map_err(|e| anyhow::anyhow!("container {}: {e}", c.name))?;
     let sc = c.security_context.clone().unwrap_or_default();
     let psc = pod.spec.security_context.clone().unwrap_or_default();
-    let uid = sc.run_as_user.or(psc.run_as_user).unwrap_or(0);
-    let gid = sc.run_as_group.or(psc.run_as_group).unwrap_or(0);
-    if sc.run_as_non_root.or(psc.run_as_non_root) == Some(true) && uid == 0 {
-        bail!("container {}: runAsNonRoot is set but the container would run as root", c.name);
+    if let Err(m) = check_non_root(pod, c, image) {
+        bail!("{m}");
     }
+    let (image_uid, image_gid) = image.user.unwrap_or((0, 0));
+    let run_as_user = sc.run_as_user.or(psc.run_as_user);
+    let uid = run_as_user.unwrap_or(i64::from(image_uid));
+    let gid =
+        sc.run_as_group.or(psc.run_as_group).unwrap_or(if run_as_user.is_some() { 0 } else { i64::from(image_gid) });
     let mut capmask = caps::mask(DEFAULT_CAPS, "capabilities")?;
     if let Some(cs) = &sc.capabilities {
         let norm = |v: &[String]| v.iter().map(|s| s.to_ascii_uppercase()).collect::<Vec<_>>();
@@ -275,7 +317,8 @@ pub fn container_plan(pod: &Pod, c: &Container, image: &ImageDefaults, ctx: &Pod
         bundle: ctx.pod_dir.clone(),
         rootfs: ctx.instance_dir.join("rootfs"),
         overlay: Some(Overlay {
-            lower: image.rootfs.clone(),
+            lower: image.lowerdir.clone(),
+            lower_cwd: image.lower_cwd.clone(),
             upper: ctx.instance_dir.join("upper"),
             work: ctx.instance_dir.join("work"),
         }),

@@ -58,6 +58,20 @@ impl Backoff {
         }
     }
 
+    /// The kubelet's image pull back-off (flowcontrol.Backoff.Next): after a failure at `now`,
+    /// the delay before the next attempt: `initial` for a missing or expired entry (no
+    /// failure for 2 × cap), else the last delay doubled, capped.
+    pub fn next(&mut self, cfg: &BackoffConfig, now: Instant) -> Duration {
+        let bound = |d: Duration| d.clamp(MIN_DELAY, crate::time::MAX_WAIT);
+        let cfg = BackoffConfig { initial: bound(cfg.initial), cap: bound(cfg.cap) };
+        let delay = match self.entry {
+            Some((delay, last)) if now.saturating_duration_since(last) <= cfg.cap * 2 => (delay * 2).min(cfg.cap),
+            _ => cfg.initial.min(cfg.cap),
+        };
+        self.entry = Some((delay, now));
+        delay
+    }
+
     /// The delay a container waiting now is subject to (for the CrashLoopBackOff message).
     pub fn current(&self) -> Option<Duration> {
         self.entry.map(|(d, _)| d)

@@ -3,6 +3,7 @@
 //! termination message, last log output), signal and kill it, and exec into it for probes and
 //! handlers.
 
+use super::images::{self, Lookup, Resolved};
 use super::logs::{self, LogWriter, Stream};
 use super::machine::Input;
 use super::supervisor::{Instance, Supervisor};
@@ -34,15 +35,79 @@ impl Supervisor {
     /// Starts an instance of container `i`; the answer for the machine.
     pub(super) fn start_container(&mut self, i: usize) -> Input {
         let mut container_id = String::new();
-        match self.try_start(i, &mut container_id) {
+        let r = match self.images.find(&self.specs[i].image) {
+            Ok(Lookup::Found(r)) => *r,
+            Ok(Lookup::Missing) => return Input::ImageMissing { ctr: i },
+            Ok(Lookup::Invalid { reason, message }) => return Input::ImageInvalid { ctr: i, reason, message },
+            Err(e) => return Input::StartFailed { ctr: i, container_id, message: format!("{e:#}") },
+        };
+        self.machine.set_image(i, &r.image, &r.image_id);
+        let image = match self.image_defaults(i, &r) {
+            Ok(d) => d,
+            Err(message) => return Input::ConfigError { ctr: i, message },
+        };
+        let user = self.image_user_key(i);
+        if let Err(e) = self.images.acquire(&r, &user) {
+            return Input::StartFailed { ctr: i, container_id, message: format!("{e:#}") };
+        }
+        match self.try_start(i, image, &mut container_id) {
             Ok(()) => Input::Started { ctr: i, container_id },
-            Err(e) => Input::StartFailed { ctr: i, container_id, message: format!("{e:#}") },
+            Err(e) => {
+                self.release_image(i);
+                Input::StartFailed { ctr: i, container_id, message: format!("{e:#}") }
+            }
         }
     }
 
-    fn try_start(&mut self, i: usize, container_id: &mut String) -> Result<()> {
+    /// The marker name of container `i`'s current instance in the image store.
+    fn image_user_key(&self, i: usize) -> String {
+        let n = self.machine.ctrs[i].instance();
+        format!("{}{}-{n}", images::pod_user_prefix(&self.pod.metadata.uid), self.specs[i].name)
+    }
+
+    /// Drops container `i`'s current instance's marker in the image store.
+    pub(super) fn release_image(&self, i: usize) {
+        let user = self.image_user_key(i);
+        if let Err(e) = self.images.release_user(&user) {
+            log::warn!("releasing the image of {}: {e:#}", self.specs[i].name);
+        }
+    }
+
+    /// What the image gives the container: layers, command, env, workdir, user (the
+    /// CreateContainerConfigError message when its USER cannot be used).
+    fn image_defaults(&self, i: usize, r: &Resolved) -> std::result::Result<ImageDefaults, String> {
+        let spec = &self.specs[i];
+        let inst_dir = self.dir.instance(&spec.name, self.machine.ctrs[i].instance());
+        let lower = self
+            .images
+            .lowerdir(r, &inst_dir.join("upper"), &inst_dir.join("work"))
+            .map_err(|e| format!("image {}: {e:#}", r.image))?;
+        let exec = r.config.exec();
+        let user_spec = exec.user.clone().unwrap_or_default();
+        let sc = spec.security_context.as_ref().and_then(|s| s.run_as_user);
+        let psc = self.pod.spec.security_context.as_ref().and_then(|s| s.run_as_user);
+        // runAsUser wins; the image's USER is only resolved when it is used.
+        let user = if sc.or(psc).is_some() || user_spec.is_empty() {
+            None
+        } else {
+            Some(images::image_user(&self.images, r).map_err(|e| format!("{e:#}"))?)
+        };
+        let d = ImageDefaults {
+            lowerdir: lower.value,
+            lower_cwd: lower.cwd,
+            entrypoint: exec.entrypoint.unwrap_or_default(),
+            cmd: exec.cmd.unwrap_or_default(),
+            env: exec.env.unwrap_or_default(),
+            working_dir: exec.working_dir.unwrap_or_default(),
+            user,
+            user_spec,
+        };
+        from_pod::check_non_root(&self.pod, spec, &d)?;
+        Ok(d)
+    }
+
+    fn try_start(&mut self, i: usize, image: ImageDefaults, container_id: &mut String) -> Result<()> {
         let spec: Container = self.specs[i].clone();
-        let (rootfs, cfg) = self.images.get(&spec.image)?;
         let n = self.machine.ctrs[i].instance();
         let name = spec.name.clone();
         let inst_dir = self.dir.instance(&name, n);
@@ -52,13 +117,6 @@ impl Supervisor {
         let term = inst_dir.join("termination-log");
         std::fs::write(&term, b"")?;
         std::fs::set_permissions(&term, std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
-        let image = ImageDefaults {
-            rootfs,
-            entrypoint: cfg.entrypoint,
-            cmd: cfg.cmd,
-            env: cfg.env,
-            working_dir: cfg.working_dir,
-        };
         let pause_pid = self.pause.as_ref().map(|p| p.pid).ok_or_else(|| anyhow!("the pod sandbox is gone"))?;
         let ctx = PodContext {
             pod_dir: self.dir.data().to_path_buf(),
@@ -157,6 +215,7 @@ impl Supervisor {
         let message = termination_message(&inst, &self.specs[i], code);
         let _ = super::store::remove_tree(&inst.dir.join("upper"));
         let _ = super::store::remove_tree(&inst.dir.join("work"));
+        self.release_image(i);
         Some(Input::Exited { ctr: i, exit_code: code, oom_killed, message })
     }
 

@@ -66,14 +66,10 @@ pub fn age(created_file: &Path) -> String {
     record::format_age(created.and_then(|c| c.elapsed().ok()).map(|d| d.as_secs()).unwrap_or(0))
 }
 
-/// Checks a parsed manifest's images and records the pod: its directories and manifest.
+/// Records the pod: its directories and manifest. Images are the supervisor's business (a
+/// missing one is pulled or waits, as the pull policy says).
 pub fn create(roots: &Roots, image_dir: &Path, pod: &Pod) -> Result<PodDir> {
-    let images = Images::new(image_dir);
-    for (field, cs) in [("initContainers", &pod.spec.init_containers), ("containers", &pod.spec.containers)] {
-        for (i, c) in cs.iter().enumerate() {
-            images.get(&c.image).with_context(|| format!("spec.{field}[{i}] ({}): image {:?}", c.name, c.image))?;
-        }
-    }
+    Images::open(image_dir)?;
     let dir = PodDir::new(roots, &pod.metadata.name)?;
     dir.create()?;
     if let Err(e) = dir.write_json(&dir.manifest(), pod) {
@@ -163,7 +159,7 @@ fn wait_supervisor_gone(dir: &PodDir, limit: Duration) {
 }
 
 /// Removes a stopped pod; `force` stops it first, and kills a supervisor that does not stop.
-pub fn rm(roots: &Roots, name: &str, force: bool) -> Result<()> {
+pub fn rm(roots: &Roots, image_dir: &Path, name: &str, force: bool) -> Result<()> {
     let dir = open_any(roots, name)?;
     if dir.supervisor_alive() {
         if !force {
@@ -177,6 +173,19 @@ pub fn rm(roots: &Roots, name: &str, force: bool) -> Result<()> {
         }
     }
     cleanup_orphans(roots, &dir);
+    // The image store's in-use markers of its containers (a lost supervisor left them).
+    if let Ok(rec) = dir.read_json::<PodRecord>(&dir.status()) {
+        if !rec.metadata.meta.uid.is_empty() {
+            match Images::open(image_dir) {
+                Ok(images) => {
+                    if let Err(e) = images.release_pod(&rec.metadata.meta.uid) {
+                        log::warn!("pod {name:?}: {e:#}");
+                    }
+                }
+                Err(e) => log::warn!("pod {name:?}: {e:#}"),
+            }
+        }
+    }
     dir.remove()
 }
 

@@ -295,7 +295,11 @@ impl From<&status::ContainerStatus> for ContainerStatus {
             }
             status::State::Terminated(t) => ContainerState { terminated: Some(t.clone()), ..Default::default() },
         };
-        let image_id = if c.container_id.is_empty() { String::new() } else { c.image.clone() };
+        let image_id = match (c.container_id.is_empty(), c.image_id.is_empty()) {
+            (true, _) => String::new(),
+            (false, false) => c.image_id.clone(),
+            (false, true) => c.image.clone(),
+        };
         ContainerStatus {
             name: c.name.clone(),
             image: c.image.clone(),

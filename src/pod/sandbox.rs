@@ -43,10 +43,6 @@ impl Supervisor {
             self.event("Warning", "MissingClusterDNS", "", &m);
         }
         self.setup_volumes()?;
-        // Every image must be there before anything starts.
-        for c in self.pod.spec.all_containers() {
-            self.images.get(&c.image).with_context(|| format!("container {}", c.name))?;
-        }
         self.pause = Some(self.spawn_pause()?);
         Ok(())
     }
@@ -131,6 +127,9 @@ impl Supervisor {
             log::warn!("{e:#}");
         }
         let _ = std::fs::remove_file(self.dir.control());
+        if let Err(e) = self.images.release_pod(&self.pod.metadata.uid) {
+            log::warn!("{e:#}");
+        }
     }
 
     fn reap_quietly(&self, pid: i32) {

@@ -45,6 +45,9 @@ pub struct ContainerStatus {
     pub name: String,
     pub kind: Kind,
     pub image: String,
+    /// The image's repo digest or id, once it was found (`imageID`).
+    #[serde(default)]
+    pub image_id: String,
     pub container_id: String,
     pub state: State,
     pub last_state: Option<Terminated>,
@@ -59,6 +62,7 @@ impl ContainerStatus {
             name: name.to_string(),
             kind,
             image: image.to_string(),
+            image_id: String::new(),
             container_id: String::new(),
             state: State::Waiting { reason: waiting_reason.to_string(), message: String::new() },
             last_state: None,

@@ -99,7 +99,7 @@ pub fn signal_fd() -> Result<SignalFd> {
 
 impl Supervisor {
     pub fn new(opts: Options, pod: Pod, dir: PodDir) -> Result<Supervisor> {
-        let images = Images::new(&opts.image_dir);
+        let images = Images::open(&opts.image_dir)?;
         let cgroup_parent = format!("/runp/pod_{}", pod.metadata.uid);
         // runp's default: one PID namespace for the pod, pause as PID 1 (shareProcessNamespace
         // false gives each container its own).
@@ -115,11 +115,9 @@ impl Supervisor {
             .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
         // lifecycle.stopSignal, else the image's STOPSIGNAL, else SIGTERM.
         let stop_signal = |c: &Container| {
-            let name = c
-                .lifecycle
-                .as_ref()
-                .and_then(|l| l.stop_signal.clone())
-                .or_else(|| images.get(&c.image).ok().map(|(_, cfg)| cfg.stop_signal).filter(|s| !s.is_empty()));
+            let name = c.lifecycle.as_ref().and_then(|l| l.stop_signal.clone()).or_else(|| {
+                images.get(&c.image).ok().and_then(|r| r.config.exec().stop_signal).filter(|s| !s.is_empty())
+            });
             name.and_then(|n| crate::spec::signal::parse(&n).ok()).unwrap_or(libc::SIGTERM)
         };
         let machine = Machine::new(&pod, opts.backoff, &stop_signal, Now::real());
@@ -190,6 +188,9 @@ impl Supervisor {
                 None
             }
             Action::StartContainer(i) => Some(self.start_container(i)),
+            // Until runp has a registry client, every pull fails (an imported image is found
+            // without one).
+            Action::PullImage(i) => Some(self.pull_image(i)),
             Action::RunHook(i, kind) => self.run_hook(i, kind),
             Action::CancelHook(i) => {
                 self.hooks[i] = None;
@@ -222,6 +223,28 @@ impl Supervisor {
                 }
                 None
             }
+        }
+    }
+
+    /// Pulls container `i`'s image from its registry, the answer for the machine. Pulls are
+    /// serial and block the loop while they run, as the kubelet's default
+    /// (serializeImagePulls) serializes them.
+    fn pull_image(&mut self, i: usize) -> Input {
+        use crate::image::registry;
+        let image = self.specs[i].image.clone();
+        let result = (|| {
+            let r = crate::image::reference::Reference::parse(&image)
+                .map_err(|e| anyhow::anyhow!("{}", e.kubelet_message(&image)))?;
+            let opts = registry::PullOptions {
+                auth: registry::auth::AuthFile::discover(None)?,
+                progress: registry::progress::Mode::Quiet,
+                ..registry::PullOptions::default()
+            };
+            registry::pull(self.images.store(), &r, &opts)
+        })();
+        match result {
+            Ok(p) => Input::Pulled { ctr: i, size: p.size },
+            Err(e) => Input::PullFailed { ctr: i, message: format!("{e:#}") },
         }
     }
 

@@ -269,11 +269,17 @@ fn rootfs_args(plan: &ContainerPlan, cg: Option<&Cgroup>, no_pivot: bool) -> Res
             .map(|o| {
                 cstr(&format!(
                     "lowerdir={},upperdir={},workdir={},volatile",
-                    o.lower.display(),
+                    o.lower,
                     o.upper.display(),
                     o.work.display()
                 ))
             })
+            .transpose()?,
+        overlay_cwd: plan
+            .overlay
+            .as_ref()
+            .and_then(|o| o.lower_cwd.as_ref())
+            .map(|d| cstr(&d.to_string_lossy()))
             .transpose()?,
         propagation: plan.rootfs_propagation as libc::c_ulong,
         ops,

@@ -4,6 +4,7 @@
 use super::super::backoff::Backoff;
 use super::super::probe::worker::{self, Kind as ProbeKind, Worker};
 use super::super::status::{ContainerStatus, Kind, State};
+use crate::spec::pod::PullPolicy;
 use crate::spec::pod::{Action, Container, LifecycleHandler, Probe};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,7 @@ pub struct CtrSpec {
     pub pre_stop: Option<HookPlan>,
     pub stop_signal: i32,
     pub probes: Vec<(ProbeKind, Probe)>,
+    pub pull_policy: PullPolicy,
 }
 
 impl CtrSpec {
@@ -61,6 +63,9 @@ impl CtrSpec {
             pre_stop: lc.and_then(|l| l.pre_stop.as_ref()).map(HookPlan::of),
             stop_signal,
             probes: worker::probes_of(c),
+            pull_policy: c
+                .image_pull_policy
+                .unwrap_or_else(|| crate::spec::pod::defaults::default_pull_policy(&c.image)),
         }
     }
 
@@ -118,6 +123,26 @@ pub struct Ctr {
     pub(super) rerun: bool,
     /// Probe workers of the current instance.
     pub probes: Vec<Worker>,
+    /// Waiting for the image (see `machine/images.rs`).
+    pub(super) image: ImageWait,
+}
+
+/// Where a container is with its image.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ImageWait {
+    /// [`super::Action::PullImage`] was asked, at this time.
+    pub pulling: Option<Instant>,
+    /// Try to start again then (after a pull failure's back-off, or a resync).
+    pub retry_at: Option<Instant>,
+    /// ErrImagePull turns into ImagePullBackOff then.
+    pub show_backoff_at: Option<Instant>,
+    /// The pull back-off, separate from the restart back-off.
+    pub backoff: Backoff,
+    /// An attempt did not get as far as an instance: the container may start again although
+    /// it has run before.
+    pub retry: bool,
+    /// The image was just pulled: no "already present" event for this start.
+    pub pulled: bool,
 }
 
 impl Ctr {
@@ -134,6 +159,7 @@ impl Ctr {
             done: false,
             rerun: false,
             probes: Vec::new(),
+            image: ImageWait::default(),
         }
     }
 
@@ -158,7 +184,11 @@ impl Ctr {
 
     /// May start now: not running, no restart pending, and never run (or to run again).
     pub(super) fn may_start(&self) -> bool {
-        self.live.is_none() && self.restart_at.is_none() && (self.instances == 0 || self.rerun)
+        self.live.is_none()
+            && self.restart_at.is_none()
+            && self.image.pulling.is_none()
+            && self.image.retry_at.is_none()
+            && (self.instances == 0 || self.rerun || self.image.retry)
     }
 
     pub(super) fn has_startup_probe(&self) -> bool {

@@ -17,6 +17,7 @@
 //! `timers.rs` the timers, `tests.rs` the rules, with a fake clock.
 
 mod container;
+mod images;
 mod probes;
 mod start;
 mod stop;
@@ -77,6 +78,17 @@ pub enum Input {
     Stop { grace: Option<i64> },
     /// Time passed: run the timers that are due.
     Tick,
+    /// [`Action::StartContainer`] found no such image in the store.
+    ImageMissing { ctr: usize },
+    /// [`Action::StartContainer`]: `image:` is not a valid reference (InvalidImageName).
+    ImageInvalid { ctr: usize, reason: String, message: String },
+    /// [`Action::StartContainer`]: the container cannot be configured from its image
+    /// (CreateContainerConfigError: runAsNonRoot, an unknown USER).
+    ConfigError { ctr: usize, message: String },
+    /// [`Action::PullImage`] worked: the image (`size` bytes) is in the store.
+    Pulled { ctr: usize, size: u64 },
+    /// [`Action::PullImage`] failed.
+    PullFailed { ctr: usize, message: String },
 }
 
 /// What to do, in order.
@@ -84,8 +96,11 @@ pub enum Input {
 pub enum Action {
     /// Record an event (`kubectl describe` shows them).
     Record(Note),
-    /// Create and start an instance of container `.0`; answer with Started or StartFailed.
+    /// Create and start an instance of container `.0`; answer with Started or StartFailed (or
+    /// ImageMissing, ImageInvalid, ConfigError when it did not get as far as an instance).
     StartContainer(usize),
+    /// Pull container `.0`'s image; answer with Pulled or PullFailed.
+    PullImage(usize),
     /// Run container `.0`'s handler (exec, httpGet or tcpSocket; sleep handlers are timers
     /// here); answer with HookDone.
     RunHook(usize, HookKind),
@@ -135,6 +150,8 @@ pub struct Config {
     pub grace_seconds: i64,
     pub active_deadline_seconds: Option<i64>,
     pub backoff: BackoffConfig,
+    /// The image pull back-off (the kubelet's: 10 s doubling to 300 s).
+    pub image_backoff: BackoffConfig,
     /// `name_namespace(uid)`, as kubelet messages name the pod.
     pub pod_ref: String,
 }
@@ -200,6 +217,7 @@ impl Machine {
             grace_seconds: s.termination_grace_period_seconds,
             active_deadline_seconds: s.active_deadline_seconds,
             backoff,
+            image_backoff: BackoffConfig::default(),
             pod_ref: format!("{}_{}({})", m.name, m.namespace, m.uid),
         };
         let mut machine = Machine {
@@ -245,6 +263,11 @@ impl Machine {
                     self.request_stop(grace, true, now);
                 }
                 Input::Tick => self.run_timers(now),
+                Input::ImageMissing { ctr } => self.on_image_missing(ctr, now),
+                Input::ImageInvalid { ctr, reason, message } => self.on_image_invalid(ctr, reason, message, now),
+                Input::ConfigError { ctr, message } => self.on_config_error(ctr, message, now),
+                Input::Pulled { ctr, size } => self.on_pulled(ctr, size, now),
+                Input::PullFailed { ctr, message } => self.on_pull_failed(ctr, message, now),
             }
             if self.changed {
                 self.advance(now);

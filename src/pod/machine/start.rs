@@ -95,9 +95,13 @@ impl Machine {
         self.changed = true;
         c.status.container_id = container_id;
         c.live = Some(Live::Up { started_at: now.stamp() });
+        c.image.retry = false;
+        let pulled = std::mem::take(&mut c.image.pulled);
         c.probes = c.spec.probes.iter().map(|(k, p)| Worker::new(*k, p, now.mono)).collect();
         let (fp, name, image) = (c.spec.field_path.clone(), c.spec.name.clone(), c.spec.image.clone());
-        self.note(false, "Pulled", &fp, format!("Container image \"{image}\" already present on machine"));
+        if !pulled {
+            self.note(false, "Pulled", &fp, format!("Container image \"{image}\" already present on machine"));
+        }
         self.note(false, "Created", &fp, format!("Created container: {name}"));
         self.note(false, "Started", &fp, format!("Started container {name}"));
         if self.ctrs[i].spec.kind == Kind::App {
@@ -123,6 +127,8 @@ impl Machine {
         }
         self.changed = true;
         c.live = None;
+        c.image.retry = false;
+        c.image.pulled = false;
         // A start that failed before it had an id keeps the last instance's.
         if !container_id.is_empty() {
             c.status.container_id = container_id;

@@ -18,6 +18,10 @@ struct Pod {
     /// Leave StartContainer unanswered (the test answers).
     hold_starts: bool,
     ids: u32,
+    /// Containers whose image is not in the store.
+    missing_images: BTreeSet<usize>,
+    /// Pulls fail with this message (else they work and the image is there).
+    pull_error: Option<String>,
 }
 
 fn pod(yaml: &str) -> Pod {
@@ -25,7 +29,18 @@ fn pod(yaml: &str) -> Pod {
     p.metadata.uid = "uid".into();
     let (t0, w0) = (Instant::now(), SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     let m = Machine::new(&p, BackoffConfig::default(), &|_| libc::SIGTERM, Now { mono: t0, wall: w0 });
-    Pod { m, t0, w0, at: Duration::ZERO, log: Vec::new(), fail_start: BTreeSet::new(), hold_starts: false, ids: 0 }
+    Pod {
+        m,
+        t0,
+        w0,
+        at: Duration::ZERO,
+        log: Vec::new(),
+        fail_start: BTreeSet::new(),
+        hold_starts: false,
+        ids: 0,
+        missing_images: BTreeSet::new(),
+        pull_error: None,
+    }
 }
 
 /// A pod from a spec body (the lines under `spec:`).
@@ -48,6 +63,16 @@ impl Pod {
             let step = self.m.handle(i, self.now());
             for a in step.actions {
                 match a {
+                    Action::StartContainer(c) if self.missing_images.contains(&c) => {
+                        queue.push_back(Input::ImageMissing { ctr: c });
+                    }
+                    Action::PullImage(c) => queue.push_back(match &self.pull_error {
+                        Some(m) => Input::PullFailed { ctr: c, message: m.clone() },
+                        None => {
+                            self.missing_images.remove(&c);
+                            Input::Pulled { ctr: c, size: 4_000_000 }
+                        }
+                    }),
                     Action::StartContainer(c) if !self.hold_starts => {
                         self.ids += 1;
                         let container_id = format!("runp://{}", self.ids);
@@ -943,4 +968,126 @@ fn a_sandbox_that_cannot_be_recreated_fails_the_pod() {
     assert!(p.m.finished);
     assert_eq!(p.m.phase, Phase::Failed);
     assert!(!a.contains(&Action::StopSandbox));
+}
+
+// --- images: pull policy, pulls and their back-off ---
+
+fn pulls(actions: &[Action]) -> usize {
+    actions.iter().filter(|a| matches!(a, Action::PullImage(_))).count()
+}
+
+#[test]
+fn a_missing_image_with_never_is_err_image_never_pull_and_is_retried() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox:1.36, imagePullPolicy: Never}\n");
+    p.missing_images.insert(0);
+    let a = p.feed(Input::SandboxReady);
+    assert_eq!(pulls(&a), 0);
+    assert_eq!(
+        events(&a),
+        [
+            "ErrImageNeverPull: Container image \"busybox:1.36\" is not present with pull policy of Never",
+            "Failed: Error: ErrImageNeverPull"
+        ]
+    );
+    assert_eq!(waiting_reason(p.status("a")), "ErrImageNeverPull");
+    assert_eq!(p.status("a").restart_count, 0);
+    assert_eq!(p.display(), "ErrImageNeverPull");
+    // Imported meanwhile: the next sync starts it.
+    p.missing_images.clear();
+    let a = p.wait(10 * S);
+    assert_eq!(starts(&p, &a), ["a"]);
+    assert!(p.m.ctrs[0].is_running_state());
+    assert_eq!(p.status("a").restart_count, 0);
+}
+
+#[test]
+fn a_missing_image_is_pulled_then_started_without_already_present() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox:1.36}\n");
+    p.missing_images.insert(0);
+    p.hold_starts = false;
+    let a = p.feed(Input::SandboxReady);
+    assert_eq!(pulls(&a), 1);
+    let ev = events(&a);
+    assert_eq!(ev[0], "Pulling: Pulling image \"busybox:1.36\"");
+    assert!(
+        ev[1].starts_with("Pulled: Successfully pulled image \"busybox:1.36\" in 0ms (0ms including waiting). Image size: 4000000 bytes."),
+        "{ev:?}"
+    );
+    assert_eq!(&ev[2..], ["Created: Created container: a", "Started: Started container a"]);
+    assert_eq!(p.status("a").restart_count, 0);
+}
+
+#[test]
+fn a_present_image_with_if_not_present_is_already_present() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox:1.36, imagePullPolicy: IfNotPresent}\n");
+    let a = p.feed(Input::SandboxReady);
+    assert_eq!(pulls(&a), 0);
+    assert_eq!(events(&a)[0], "Pulled: Container image \"busybox:1.36\" already present on machine");
+}
+
+#[test]
+fn a_failed_pull_is_err_image_pull_then_image_pull_back_off_doubling() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n  - {name: b, image: busybox}\n");
+    p.missing_images.insert(0);
+    p.pull_error = Some("no registry client".into());
+    let a = p.feed(Input::SandboxReady);
+    assert_eq!(starts(&p, &a), ["a", "b"], "the other container runs");
+    assert_eq!(pulls(&a), 1);
+    assert!(events(&a).contains(&"Failed: Failed to pull image \"busybox\": no registry client".to_string()));
+    assert!(events(&a).contains(&"Failed: Error: ErrImagePull".to_string()));
+    assert_eq!(waiting_reason(p.status("a")), "ErrImagePull");
+    assert!(p.m.ctrs[1].is_running_state());
+    let a = p.wait(S);
+    assert_eq!(waiting_reason(p.status("a")), "ImagePullBackOff");
+    assert_eq!(events(&a), ["BackOff: Back-off pulling image \"busybox\"", "Failed: Error: ImagePullBackOff"]);
+    assert_eq!(p.display(), "ImagePullBackOff");
+    // 10 s after the failure: pulled again (fails), then 20 s, 40 s.
+    let a = p.wait(8 * S);
+    assert_eq!(pulls(&a), 0);
+    let a = p.wait(S);
+    assert_eq!(pulls(&a), 1);
+    assert_eq!(waiting_reason(p.status("a")), "ErrImagePull");
+    assert_eq!(pulls(&p.wait(19 * S)), 0);
+    assert_eq!(pulls(&p.wait(S)), 1);
+    assert_eq!(pulls(&p.wait(39 * S)), 0);
+    assert_eq!(pulls(&p.wait(S)), 1);
+    // The registry works again: pulled and started, no restart counted.
+    p.pull_error = None;
+    let a = p.wait(80 * S);
+    assert_eq!(pulls(&a), 1);
+    // Asked once to find the image missing, once after the pull.
+    assert_eq!(starts(&p, &a), ["a", "a"]);
+    assert!(p.m.ctrs[0].is_running_state());
+    assert_eq!(p.status("a").restart_count, 0);
+}
+
+#[test]
+fn the_pull_back_off_is_capped_at_five_minutes() {
+    let mut b = crate::pod::backoff::Backoff::default();
+    let cfg = BackoffConfig::default();
+    let t = Instant::now();
+    let delays: Vec<u64> = (0..7).map(|i| b.next(&cfg, t + S * i).as_secs()).collect();
+    assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300]);
+    // No failure for 2 × cap: fresh again.
+    assert_eq!(b.next(&cfg, t + S * 1000).as_secs(), 10);
+}
+
+#[test]
+fn an_invalid_image_name_and_a_config_error_wait_with_the_kubelets_reasons() {
+    let mut p = spec("  containers:\n  - {name: a, image: busybox}\n  - {name: b, image: busybox}\n");
+    p.hold_starts = true;
+    let a = p.feed(Input::SandboxReady);
+    assert_eq!(starts(&p, &a), ["a", "b"]);
+    let msg = "Failed to apply default image tag \"x\": couldn't parse image name \"x\": invalid reference format";
+    let a = p.feed(Input::ImageInvalid { ctr: 0, reason: "InvalidImageName".into(), message: msg.into() });
+    assert_eq!(events(&a), [format!("InspectFailed: {msg}"), "Failed: Error: InvalidImageName".into()]);
+    assert_eq!(waiting_reason(p.status("a")), "InvalidImageName");
+    let m = "container has runAsNonRoot and image will run as root (pod: \"p_default(uid)\", container: b)";
+    let a = p.feed(Input::ConfigError { ctr: 1, message: m.into() });
+    assert_eq!(events(&a), [format!("Failed: Error: {m}")]);
+    assert_eq!(waiting_reason(p.status("b")), "CreateContainerConfigError");
+    assert_eq!(p.status("b").restart_count, 0);
+    // Retried at the next sync.
+    let a = p.wait(10 * S);
+    assert_eq!(starts(&p, &a), ["a", "b"]);
 }

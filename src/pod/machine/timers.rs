@@ -14,6 +14,8 @@ enum Timer {
     Deadline,
     ProbeTick(usize, usize),
     ProbeTimeout(usize, usize),
+    ImageRetry(usize),
+    ShowPullBackOff(usize),
 }
 
 /// At most this many timers run for one tick: each moves its own time on, so this only bounds
@@ -38,6 +40,12 @@ impl Machine {
         for (i, c) in self.ctrs.iter().enumerate() {
             if let Some(t) = c.restart_at {
                 consider(t, false, Timer::Restart(i));
+            }
+            if let Some(t) = c.image.retry_at {
+                consider(t, false, Timer::ImageRetry(i));
+            }
+            if let Some(t) = c.image.show_backoff_at {
+                consider(t, false, Timer::ShowPullBackOff(i));
             }
             if let Some(until) = c.hook.and_then(|h| h.until) {
                 consider(until, false, Timer::HookSleep(i));
@@ -93,6 +101,8 @@ impl Machine {
                 Timer::Deadline => self.deadline_exceeded(now),
                 Timer::ProbeTick(i, w) => self.probe_tick(i, w, now),
                 Timer::ProbeTimeout(i, w) => self.probe_timeout(i, w),
+                Timer::ImageRetry(i) => self.image_retry_due(i),
+                Timer::ShowPullBackOff(i) => self.show_pull_backoff(i),
             }
         }
         log::warn!("more than {MAX_TIMERS_PER_TICK} timers due at once");
