@@ -4,7 +4,7 @@
 //! (no `/`); the caller walks paths one component at a time with [`open_subdir`], which refuses
 //! symlinks, `..` and mount crossings.
 
-use super::sys::{OpenHow, RESOLVE_NO_MAGICLINKS};
+use super::sys::{RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{fchmodat, fstatat, mkdirat, mknodat, utimensat, FchmodatFlags, Mode, SFlag, UtimensatFlags};
@@ -13,13 +13,9 @@ use nix::unistd::{fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-
-const RESOLVE_NO_XDEV: u64 = 0x01;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-const RESOLVE_BENEATH: u64 = 0x08;
 
 /// Whether the process runs as root (effective uid 0).
 pub fn is_root() -> bool {
@@ -40,27 +36,12 @@ pub fn open_root(path: &Path) -> io::Result<OwnedFd> {
 /// symlink, ENOTDIR when it is not a directory, EXDEV when it is a mount point, ENOENT when
 /// missing. `name` is one component; `..` is refused by RESOLVE_BENEATH.
 pub fn open_subdir(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-    };
-    // SAFETY: `name` is NUL-terminated, `how` is a valid open_how on our stack and its size is
-    // passed; the kernel only reads them.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            std::ptr::addr_of!(how),
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: openat2 returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+    super::sys::openat2(
+        dir,
+        name,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+    )
 }
 
 /// What is at a name, without following it.

@@ -5,7 +5,7 @@
 //! on another mount (a bind mount of the same filesystem included), and unmounts nothing:
 //! it reports what it left.
 
-use super::sys::{OpenHow, RESOLVE_NO_MAGICLINKS};
+use super::sys::{RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV};
 use nix::dir::{Dir, Type};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
@@ -13,13 +13,9 @@ use nix::sys::stat::{fstat, fstatat, Mode, SFlag};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-
-/// openat2's "no mount crossing at all" (bind mounts included) and "no symlink anywhere".
-const RESOLVE_NO_XDEV: u64 = 0x01;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 
 /// What [`remove_tree_same_fs`] could not remove.
 #[derive(Debug, Default)]
@@ -42,27 +38,12 @@ impl Removal {
 /// another mount: EXDEV when `name` is a mount point (of any filesystem), ELOOP or ENOTDIR
 /// when it is not a directory.
 fn open_dir_same_mount(dirfd: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
-    let how = OpenHow {
-        flags: (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: `name` is NUL-terminated, `how` is a valid open_how on our stack and its size is
-    // passed; the kernel only reads them.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd.as_raw_fd(),
-            name.as_ptr(),
-            std::ptr::addr_of!(how),
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: openat2 returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+    super::sys::openat2(
+        dirfd,
+        name,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    )
 }
 
 /// Removes the directory tree at `path` (the path's own parents may be symlinks; nothing in

@@ -139,8 +139,34 @@ pub struct OpenHow {
     pub resolve: u64,
 }
 
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// openat2(dirfd, name, flags | O_CLOEXEC, resolve) as an owned descriptor (not for the
+/// child between clone and exec: it allocates nothing, but returns io::Error).
+pub fn openat2(dirfd: std::os::fd::BorrowedFd, name: &std::ffi::CStr, flags: i32, resolve: u64) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
+    // SAFETY: `name` is NUL-terminated, `how` is a valid open_how on our stack and its size is
+    // passed; the kernel only reads them.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd.as_raw_fd(),
+            name.as_ptr(),
+            std::ptr::addr_of!(how),
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openat2 returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+}
 
 /// openat2(dirfd, path, O_PATH|O_CLOEXEC [|extra], RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):
 /// resolves `path` as if `dirfd` were `/`, so symlinks in a hostile rootfs cannot escape it.
