@@ -87,7 +87,6 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     fn drive(mut r: Run) -> Result<()> {
@@ -108,29 +107,9 @@ mod tests {
         panic!("handler never finished");
     }
 
-    /// A server on 127.0.0.1 answering each connection with the next response; returns the
-    /// requests it read.
+    /// The probe tests' server: one canned response per connection; returns the requests.
     fn serve(responses: Vec<&'static [u8]>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let h = std::thread::spawn(move || {
-            let mut reqs = Vec::new();
-            for resp in responses {
-                let (mut s, _) = l.accept().unwrap();
-                let mut req = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
-                }
-                reqs.push(String::from_utf8_lossy(&req).into_owned());
-                let _ = s.write_all(resp);
-            }
-            reqs
-        });
-        (port, h)
+        crate::pod::probe::http::tests::serve(responses.into_iter().map(<[u8]>::to_vec).collect())
     }
 
     fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Result<Run> {

@@ -115,4 +115,4 @@ fn verdict(reply: Reply) -> Outcome {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -27,7 +27,7 @@ pub(crate) fn drive(p: &mut HttpProbe) -> Outcome {
 }
 
 /// Serves one canned response per connection (written in small pieces), returns the requests.
-fn serve(responses: Vec<Vec<u8>>) -> (u16, JoinHandle<Vec<String>>) {
+pub(crate) fn serve(responses: Vec<Vec<u8>>) -> (u16, JoinHandle<Vec<String>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let h = std::thread::spawn(move || {
