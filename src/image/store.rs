@@ -558,15 +558,27 @@ impl Writer<'_> {
     /// the layer is kept. Two callers ingesting the same layer: one unpacks, the other waits
     /// and gets its record without reading.
     pub fn put_layer<R: Read>(&self, parent: Option<&str>, src: &LayerSource, reader: R) -> Result<LayerRecord> {
-        self.put_layer_with(parent, src, reader, &Options::default())
+        self.put_layer_with(parent, src, || Ok(reader), &Options::default())
     }
 
-    /// [`Writer::put_layer`] with explicit unpack options.
+    /// [`Writer::put_layer`] for a source that costs something to open (a registry download):
+    /// `open` is called only by the one caller that unpacks the layer, under the layer's lock,
+    /// so two concurrent pulls of an image fetch each layer blob once.
+    pub fn put_layer_opening<R: Read>(
+        &self,
+        parent: Option<&str>,
+        src: &LayerSource,
+        open: impl FnOnce() -> Result<R>,
+    ) -> Result<LayerRecord> {
+        self.put_layer_with(parent, src, open, &Options::default())
+    }
+
+    /// [`Writer::put_layer_opening`] with explicit unpack options.
     pub fn put_layer_with<R: Read>(
         &self,
         parent: Option<&str>,
         src: &LayerSource,
-        reader: R,
+        open: impl FnOnce() -> Result<R>,
         opts: &Options,
     ) -> Result<LayerRecord> {
         let s = self.store;
@@ -585,6 +597,7 @@ impl Writer<'_> {
         if let Some(r) = s.layer(&chain)? {
             return Ok(r);
         }
+        let reader = open()?;
         let layers = s.dir.join("layers");
         let tmp = layers.join(unique(".tmp-"));
         let r = self.unpack_to(&tmp, &chain, parent, src, reader, opts);

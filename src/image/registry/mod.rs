@@ -339,10 +339,11 @@ fn fetch_layer(
         prog.present(i);
         return Ok(());
     }
-    let (body, _url) = client.blob(ep, &l.digest)?;
     let digest = l.digest.to_string();
     let src = LayerSource { media_type: &l.media_type, blob_digest: Some(&digest), blob_size: Some(l.size), diff_id };
-    writer.put_layer(parent, &src, prog.reader(i, body))?;
+    // The request is made under the layer's lock: a concurrent pull of the same layer waits
+    // for this one's unpack and downloads nothing.
+    writer.put_layer_opening(parent, &src, || Ok(prog.reader(i, client.blob(ep, &l.digest)?.0)))?;
     prog.done(i);
     Ok(())
 }
